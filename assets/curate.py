@@ -1,0 +1,141 @@
+"""Curate stage: raw rows -> latest valid version per key + quarantine (one factory)."""
+
+from collections.abc import Iterator
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSpec,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+from pydantic import Field
+
+from assets.common import OWNERS, column_schema, table_key, table_metadata
+from customer_overview.curation import CurationResult, curate_entity
+from customer_overview.entities import EntitySchema, load_entity
+from customer_overview.reconciliation import reconcile
+from pipelines.resources import LakehouseResource
+from quality.rules import load_rules
+
+RECONCILIATION_CHECK = "no_row_lost"
+
+
+class CurateConfig(Config):
+    """Run configuration of a curate asset."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the curated and quarantine tables from the whole raw table "
+        "(after a change to the rules); otherwise only raw rows added since the last run.",
+    )
+
+
+def curated_assets(schema: EntitySchema) -> AssetsDefinition:
+    """The curated table and the quarantine table of one entity, computed in one step."""
+    rules = load_rules(schema.entity)
+    curated_key = table_key(schema.curated_table)
+    quarantine_key = table_key(schema.quarantine_table)
+    referenced = sorted({rule.entity for rule in rules.references if rule.entity})
+    upstream = [table_key(schema.raw_table)] + [
+        table_key(load_entity(entity).curated_table) for entity in referenced
+    ]
+
+    @multi_asset(
+        name=f"curate_{schema.entity}",
+        group_name="curate",
+        can_subset=False,
+        specs=[
+            AssetSpec(
+                curated_key,
+                deps=upstream,
+                kinds={"spark", "iceberg"},
+                owners=OWNERS,
+                description=f"{schema.description}\n\nGrain: {schema.grain} Rows that break a "
+                f"validation rule (`quality/rules/{schema.entity}.yaml`) are not here but in "
+                f"`{schema.quarantine_table}`.",
+                metadata={
+                    "dagster/column_schema": column_schema(schema),
+                    "grain": schema.grain,
+                    "partitioned_by": ", ".join(
+                        f"{p.transform}({p.column})" for p in schema.partition_by
+                    )
+                    or "unpartitioned",
+                },
+            ),
+            AssetSpec(
+                quarantine_key,
+                deps=[table_key(schema.raw_table)],
+                kinds={"spark", "iceberg"},
+                owners=OWNERS,
+                description=f"Raw {schema.entity} rows rejected by validation, with the rules "
+                "they broke, readable reasons with the offending values, the raw text values and "
+                "the landing file and line. Nothing is dropped silently.",
+            ),
+        ],
+        check_specs=[
+            AssetCheckSpec(
+                RECONCILIATION_CHECK,
+                asset=curated_key,
+                blocking=True,
+                description="Every raw row is accounted for: it is the curated version of its "
+                "key, superseded by a newer curated version, or quarantined.",
+            )
+        ],
+    )
+    def _curate(
+        context: AssetExecutionContext, config: CurateConfig, lakehouse: LakehouseResource
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+        settings = lakehouse.settings()
+        spark = lakehouse.spark()
+        result = curate_entity(
+            spark,
+            settings,
+            schema,
+            rules,
+            run_id=context.run_id,
+            full_refresh=config.full_refresh,
+            progress=context.log.info,
+        )
+        yield MaterializeResult(
+            asset_key=curated_key,
+            metadata=table_metadata(spark, settings, schema.curated_table)
+            | _curation_metadata(result),
+        )
+        yield MaterializeResult(
+            asset_key=quarantine_key,
+            metadata=table_metadata(spark, settings, schema.quarantine_table)
+            | {
+                "quarantined_this_run": result.quarantined,
+                "rules_broken_this_run": MetadataValue.json(result.rules_broken or {}),
+            },
+        )
+        counts = reconcile(spark, settings, schema)
+        yield AssetCheckResult(
+            check_name=RECONCILIATION_CHECK,
+            asset_key=curated_key,
+            passed=counts.lost == 0,
+            metadata=counts.as_metadata(),
+        )
+
+    return _curate
+
+
+def _curation_metadata(result: CurationResult) -> dict[str, object]:
+    return {
+        "raw_rows_read": result.raw_rows_read,
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "superseded": result.superseded,
+        "quarantined": result.quarantined,
+        "full_refresh": result.full_refresh,
+        "raw_snapshot_range": MetadataValue.text(
+            f"{result.from_raw_snapshot or 'start'} -> {result.to_raw_snapshot}"
+        ),
+        "seconds": round(result.seconds, 2),
+        "rows_per_second": round(result.rows_per_second),
+    }

@@ -1,0 +1,137 @@
+"""Govern stage: masked outputs per consumer role group (audit branch) + the PII leak scan."""
+
+from collections.abc import Iterator
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    multi_asset,
+)
+
+from assets.common import OWNERS, table_key
+from customer_overview.governance import (
+    AUDIT_BRANCH,
+    decisions_summary,
+    product_policies,
+    role_groups,
+    scan_for_leaks,
+    write_masked_outputs,
+)
+from customer_overview.product import DataProductManifest, ProductOutput
+from pipelines.resources import LakehouseResource
+from policies import access_matrix, render_html, render_markdown
+
+LEAK_CHECK = "no_pii_leak"
+
+
+def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -> AssetsDefinition:
+    """One table per role group for ``output``, masked in one step."""
+    schema = output.schema
+    keys = {
+        group.name: table_key(output.published_table(group.name))
+        for group in manifest.consumers.role_groups
+    }
+
+    @multi_asset(
+        name=f"mask_{output.name}",
+        group_name="govern",
+        can_subset=False,
+        specs=[
+            AssetSpec(
+                key,
+                deps=[table_key(output.source_table)],
+                kinds={"spark", "iceberg"},
+                owners=OWNERS,
+                description=(
+                    f"{output.description}\n\nAs the **{group}** role group sees it: columns "
+                    f"tagged in `customer_overview/schemas/{schema.entity}.yaml` are masked by the"
+                    f" policies in `policies/` (lowest priority number wins; a tagged column no "
+                    f"policy grants is denied by default). Written to the `{AUDIT_BRANCH}` branch;"
+                    " consumers read `main`, which moves only when the product is published."
+                ),
+                metadata={"role_group": group, "output": output.name},
+            )
+            for group, key in keys.items()
+        ],
+        check_specs=[
+            AssetCheckSpec(
+                LEAK_CHECK,
+                asset=key,
+                blocking=True,
+                description="No column tagged for governance holds a clear value for a role group"
+                " that the current policies do not entitle to see it (audit branch vs curated).",
+            )
+            for key in keys.values()
+        ],
+    )
+    def _mask(
+        context: AssetExecutionContext, lakehouse: LakehouseResource
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+        settings = lakehouse.settings()
+        spark = lakehouse.spark()
+        policies = product_policies(manifest)
+        results = write_masked_outputs(
+            spark, settings, manifest, output, policies, progress=context.log.info
+        )
+        for result in results:
+            key = keys[result.role_group]
+            yield MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "dagster/row_count": result.rows,
+                    "dagster/table_name": settings.spark_table(result.table),
+                    "audit_snapshot_id": MetadataValue.text(str(result.audit_snapshot_id)),
+                    "branch": AUDIT_BRANCH,
+                    "masking": MetadataValue.json(decisions_summary(result.decisions)),
+                    "schema_replaced": result.schema_replaced,
+                    "dagster/column_schema": TableSchema(
+                        columns=[
+                            TableColumn(
+                                name=name,
+                                type="dropped" if decision.dropped else decision.operator,
+                                description=decision.reason,
+                                tags={tag: "" for tag in schema.column_tags().get(name, ())},
+                            )
+                            for name, decision in result.decisions.items()
+                        ]
+                    ),
+                },
+            )
+        for group in manifest.consumers.role_groups:
+            report = scan_for_leaks(spark, settings, manifest, output, group, policies)
+            yield AssetCheckResult(
+                check_name=LEAK_CHECK,
+                asset_key=keys[group.name],
+                passed=not report.leaked,
+                metadata={
+                    "checked_columns": ", ".join(report.checked_columns) or "none",
+                    "leaked_columns": MetadataValue.json(
+                        {column: n for column, n in report.leaks.items() if n}
+                    ),
+                    "ref": report.ref,
+                },
+            )
+
+    return _mask
+
+
+def access_matrix_markdown(manifest: DataProductManifest) -> tuple[str, str]:
+    """Who sees what over every output's tagged columns, as Markdown and HTML."""
+    policies = product_policies(manifest)
+    groups = role_groups(manifest)
+    markdown_parts, html_parts = [], []
+    for output in manifest.outputs:
+        tags = output.schema.column_tags()
+        if not any(tags.values()):
+            continue
+        matrix = access_matrix(policies, groups, tags, manifest.consumers.default_deny)
+        markdown_parts.append(f"### {output.name}\n\n{render_markdown(matrix)}")
+        html_parts.append(render_html(matrix, title=f"Who sees what: {output.name}"))
+    return "\n\n".join(markdown_parts), "\n".join(html_parts)

@@ -1,0 +1,48 @@
+"""The PyIceberg side of the shared Iceberg catalog."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError
+
+from customer_overview.config import LakehouseSettings
+
+
+def open_catalog(settings: LakehouseSettings) -> Catalog:
+    """Open the PyIceberg catalog described by ``settings`` (the one Spark also uses)."""
+    return load_catalog(settings.catalog_name, **settings.pyiceberg_properties())
+
+
+def prepare_catalog(settings: LakehouseSettings) -> Catalog:
+    """Create the catalog's backing store and the namespace if they do not exist yet.
+
+    For the embedded SQLite catalog, PyIceberg must create the catalog tables before Spark's
+    JdbcCatalog connects (Spark runs with ``jdbc.init-catalog-tables=false``), and the file must
+    be in WAL mode so readers in one engine do not block commits from the other
+    (see ``../shared/ARCHITECTURE.md``).
+    """
+    if settings.catalog.type == "sqlite":
+        path = settings.sqlite_catalog_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+    if settings.warehouse.startswith("file:"):
+        settings.lakehouse_dir.mkdir(parents=True, exist_ok=True)
+    catalog = open_catalog(settings)  # SqlCatalog creates its tables on open
+    with contextlib.suppress(NamespaceAlreadyExistsError):
+        catalog.create_namespace(settings.namespace)
+    return catalog
+
+
+_catalogs: dict[str, Catalog] = {}
+
+
+def cached_catalog(settings: LakehouseSettings) -> Catalog:
+    """One prepared PyIceberg catalog per lakehouse and process (it holds a connection pool)."""
+    key = settings.model_dump_json()
+    if key not in _catalogs:
+        _catalogs[key] = prepare_catalog(settings)
+    return _catalogs[key]

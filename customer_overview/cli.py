@@ -1,0 +1,319 @@
+"""``customer-overview``: the product's one console command.
+
+Subcommands: ``generate`` (synthetic landing files), ``run`` (materialize the Dagster graph
+headless), ``demo`` (both, on the embedded defaults), ``config show``, ``tables``.
+Errors a user can cause print one clear line and exit 2; a failed run exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from customer_overview.config import available_profiles, load_settings
+from customer_overview.errors import LakehouseError
+
+console = Console(stderr=False, width=140)
+err_console = Console(stderr=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.lakehouse_dir:
+        os.environ["LAKEHOUSE_DIR"] = args.lakehouse_dir
+    if args.profile:
+        os.environ["LAKEHOUSE_PROFILE"] = args.profile
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args))
+    except LakehouseError as exc:
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="customer-overview",
+        description="Customer-overview data product: Spark + Iceberg lakehouse on Dagster.",
+    )
+    parser.add_argument(
+        "--lakehouse-dir", help="state directory (default $LAKEHOUSE_DIR or ./lakehouse)"
+    )
+    parser.add_argument(
+        "--profile", help="deployment profile (default $LAKEHOUSE_PROFILE or local)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser(
+        "generate", help="write synthetic bank data as landing CSV files"
+    )
+    from generator.cli import add_arguments as add_generator_arguments
+
+    add_generator_arguments(generate)
+    generate.set_defaults(handler=_generate)
+
+    run = commands.add_parser("run", help="materialize the pipeline headless (exit 1 on failure)")
+    _add_run_arguments(run)
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser(
+        "demo", help="generate a sample into LAKEHOUSE_DIR/landing (if empty) and run everything"
+    )
+    demo.add_argument("--customers", type=int, default=20_000, help="sample size (default 20000)")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--months", type=int, default=3)
+    demo.set_defaults(handler=_demo)
+
+    config = commands.add_parser("config", help="show the effective configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    show = config_commands.add_parser(
+        "show", help="print the effective configuration (secrets hidden)"
+    )
+    show.set_defaults(handler=_config_show)
+    profiles = config_commands.add_parser("profiles", help="list the deployment profiles")
+    profiles.set_defaults(handler=_config_profiles)
+
+    tables = commands.add_parser("tables", help="list the lakehouse's Iceberg tables (PyIceberg)")
+    tables.set_defaults(handler=_tables)
+
+    query = commands.add_parser(
+        "query", help="run SQL on DuckDB over a role group's published tables (no copy)"
+    )
+    query.add_argument(
+        "sql", help='e.g. "SELECT country, count(*) FROM customer_overview GROUP BY 1"'
+    )
+    query.add_argument(
+        "--role", default="restricted", help="consumer role group (default restricted)"
+    )
+    query.add_argument("--as-of", help="published version, e.g. 1.0.0+2 (default: the latest)")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.set_defaults(handler=_query)
+
+    export = commands.add_parser(
+        "export-duckdb", help="write a DuckDB file with views over a role group's published tables"
+    )
+    export.add_argument("path", type=Path, help="the .duckdb file to write")
+    export.add_argument(
+        "--role", default="restricted", help="consumer role group (default restricted)"
+    )
+    export.add_argument(
+        "--follow-latest",
+        action="store_true",
+        help="views read the newest published snapshot instead of the current version's",
+    )
+    export.set_defaults(handler=_export)
+
+    versions = commands.add_parser("versions", help="list the published versions of the product")
+    versions.add_argument("--role", help="only this role group")
+    versions.set_defaults(handler=_versions)
+    return parser
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--select",
+        help="Dagster asset selection, e.g. 'key:\"fs_accelerator/customer_overview_dp\"' or "
+        "'group:ingest' (default: the whole graph)",
+    )
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="rebuild curated tables from the raw tables"
+    )
+    parser.add_argument(
+        "--reingest-all", action="store_true", help="read every landing file again (idempotent)"
+    )
+
+
+# ------------------------------------------------------------------------------------ commands
+def _generate(args: argparse.Namespace) -> int:
+    from generator.cli import run as run_generator
+
+    return run_generator(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from customer_overview.runner import run_config_for, run_pipeline
+
+    settings = load_settings()
+    console.print(
+        f"Running the pipeline on [bold]{settings.lakehouse_dir}[/] (profile {settings.profile})"
+    )
+    summary = run_pipeline(
+        settings,
+        selection=args.select,
+        run_config=run_config_for(full_refresh=args.full_refresh, reingest_all=args.reingest_all),
+    )
+    _print_summary(summary, settings)
+    return summary.exit_code
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from customer_overview.runner import run_config_for, run_pipeline
+    from generator import GeneratorConfig, generate
+
+    settings = load_settings()
+    landing = settings.landing_dir
+    if any(landing.glob("*/*.csv")):
+        console.print(f"Landing folder {landing} already has files: not generating a new sample.")
+    else:
+        console.print(f"Generating {args.customers:,} customers into {landing} ...")
+        generate(
+            GeneratorConfig(customers=args.customers, seed=args.seed, months=args.months),
+            landing,
+            progress=lambda message: err_console.print(f"  {message}", highlight=False),
+        )
+    summary = run_pipeline(settings, run_config=run_config_for())
+    _print_summary(summary, settings)
+    return summary.exit_code
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    console.print_json(json.dumps(settings.redacted()))
+    return 0
+
+
+def _config_profiles(args: argparse.Namespace) -> int:
+    for name, description in available_profiles().items():
+        console.print(f"[bold]{name}[/]: {description}")
+    return 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from customer_overview.catalog import prepare_catalog
+
+    settings = load_settings()
+    catalog = prepare_catalog(settings)
+    table = Table(title=f"{settings.catalog_name}.{settings.namespace}")
+    for column in ("table", "rows", "snapshot", "location"):
+        table.add_column(column)
+    for identifier in sorted(catalog.list_tables(settings.namespace)):
+        iceberg = catalog.load_table(identifier)
+        snapshot = iceberg.current_snapshot()
+        rows = snapshot.summary.get("total-records", "0") if snapshot and snapshot.summary else "0"
+        table.add_row(
+            identifier[-1], rows, str(snapshot.snapshot_id if snapshot else "-"), iceberg.location()
+        )
+    console.print(table)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from customer_overview.consume import query
+    from customer_overview.product import load_manifest
+
+    columns, rows, version = query(
+        load_settings(), load_manifest(), args.sql, args.role, args.as_of
+    )
+    if args.format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif args.format == "json":
+        print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str))
+    else:
+        table = Table(title=f"{args.role} @ {version}")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("NULL" if value is None else str(value) for value in row))
+        console.print(table)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from customer_overview.consume import export_duckdb
+    from customer_overview.product import load_manifest
+
+    views = export_duckdb(
+        load_settings(), load_manifest(), args.path, args.role, pin_snapshots=not args.follow_latest
+    )
+    mode = "following the latest publish" if args.follow_latest else f"pinned to {views[0].version}"
+    console.print(f"Wrote {args.path}: views {', '.join(v.name for v in views)} ({mode}).")
+    console.print(
+        "Open it with the duckdb CLI or duckdb-engine; LOAD the iceberg and avro extensions first."
+    )
+    return 0
+
+
+def _versions(args: argparse.Namespace) -> int:
+    from customer_overview.consume import published_versions
+
+    table = Table(title="Published versions")
+    for column in ("version", "published_at", "run_id", "role_group", "table", "snapshot", "rows"):
+        table.add_column(column)
+    for row in published_versions(load_settings(), args.role):
+        table.add_row(
+            row["version"],
+            f"{row['published_at']:%Y-%m-%d %H:%M:%S}",
+            row["run_id"],
+            row["role_group"],
+            row["table_name"],
+            str(row["snapshot_id"]),
+            f"{row['row_count']:,}",
+        )
+    console.print(table)
+    return 0
+
+
+def _print_summary(summary, settings) -> None:  # type: ignore[no-untyped-def]
+    assets = Table(title=f"Run {summary.run_id}")
+    for column in ("asset", "rows", "details"):
+        assets.add_column(column)
+    for outcome in summary.materialized:
+        details = ", ".join(
+            f"{key}={outcome.metadata[key]}"
+            for key in ("rows_inserted", "inserted", "updated", "quarantined", "seconds")
+            if key in outcome.metadata
+        )
+        assets.add_row(outcome.asset, "" if outcome.rows is None else f"{outcome.rows:,}", details)
+    for asset in summary.skipped_assets:
+        assets.add_row(asset, "-", "[yellow]not materialized[/]")
+    console.print(assets)
+    if summary.checks:
+        checks = Table(title="Checks")
+        for column in ("asset", "check", "result", "severity", "blocking"):
+            checks.add_column(column)
+        for check in summary.checks:
+            result = "[green]passed[/]" if check.passed else "[red]FAILED[/]"
+            checks.add_row(
+                check.asset, check.check, result, check.severity, "yes" if check.blocking else "no"
+            )
+        console.print(checks)
+    reports = Path(settings.reports_dir)
+    catalog_location = (
+        settings.sqlite_catalog_path if settings.catalog.type == "sqlite" else settings.catalog.uri
+    )
+    console.print(
+        f"Tables: catalog [bold]{settings.catalog_name}[/], namespace [bold]{settings.namespace}[/] "
+        f"({catalog_location}); "
+        f"warehouse {settings.warehouse}"
+    )
+    if (reports / "index.html").exists():
+        console.print(f"Reports: {reports / 'index.html'}")
+    if summary.exit_code:
+        failed = [f"{c.asset}:{c.check}" for c in summary.blocking_failures]
+        console.print(
+            f"[bold red]Run failed[/]: steps {summary.failed_steps or '-'}, "
+            f"blocking checks {failed or '-'}"
+        )
+    else:
+        console.print("[bold green]Run succeeded[/]")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

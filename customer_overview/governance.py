@@ -1,0 +1,273 @@
+"""Masked outputs per consumer role group, written with Iceberg write-audit-publish.
+
+For every output of the manifest and every role group, the curated table is masked in one Spark
+projection (``policies.apply_masks``) and written to the ``audit`` branch of the published table
+``<curated>__<group>``. Consumers read ``main``, which only the publish step moves (a
+fast-forward to ``audit``) after the leak scan and every blocking check passed: a failed run
+leaves the published product exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from customer_overview.config import LakehouseSettings
+from customer_overview.entities import EntitySchema
+from customer_overview.product import DataProductManifest, ProductOutput, RoleGroupSpec
+from customer_overview.sql import quote
+from customer_overview.tables import DEFAULT_TABLE_PROPERTIES, current_snapshot_id
+from policies import (
+    OPERATORS,
+    ColumnDecision,
+    PolicySet,
+    RoleGroup,
+    apply_masks,
+    load_policies,
+    quote_identifier,
+    resolve_columns,
+)
+
+log = logging.getLogger(__name__)
+
+AUDIT_BRANCH = "audit"
+PASS_THROUGH = "pass_through"
+
+
+@dataclass
+class MaskedOutput:
+    """One masked table written to its audit branch."""
+
+    output: str
+    role_group: str
+    table: str
+    rows: int
+    audit_snapshot_id: int | None
+    decisions: dict[str, ColumnDecision]
+    schema_replaced: bool = False
+
+
+@dataclass
+class LeakReport:
+    """Clear values found in columns a role group is not entitled to see."""
+
+    table: str
+    role_group: str
+    ref: str
+    leaks: dict[str, int] = field(default_factory=dict)  # column -> rows holding a clear value
+    checked_columns: list[str] = field(default_factory=list)
+
+    @property
+    def leaked(self) -> bool:
+        return any(self.leaks.values())
+
+
+def role_groups(manifest: DataProductManifest) -> list[RoleGroup]:
+    return [
+        RoleGroup(name=group.name, description=group.description, tags=frozenset(group.tags))
+        for group in manifest.consumers.role_groups
+    ]
+
+
+def product_policies(manifest: DataProductManifest) -> PolicySet:
+    return load_policies(manifest.policies_path)
+
+
+def column_tags_with_lineage(schema: EntitySchema, columns: list[str]) -> dict[str, frozenset[str]]:
+    """Tags for every column of the curated table, lineage columns untagged."""
+    tags = schema.column_tags()
+    return {name: tags.get(name, frozenset()) for name in columns}
+
+
+def decisions_for(
+    manifest: DataProductManifest,
+    policies: PolicySet,
+    output: ProductOutput,
+    group: RoleGroupSpec,
+    columns: list[str],
+) -> dict[str, ColumnDecision]:
+    return resolve_columns(
+        policies,
+        group.tags,
+        column_tags_with_lineage(output.schema, columns),
+        default_deny=manifest.consumers.default_deny,
+    )
+
+
+def write_masked_outputs(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    manifest: DataProductManifest,
+    output: ProductOutput,
+    policies: PolicySet,
+    progress: Callable[[str], None] = log.info,
+) -> list[MaskedOutput]:
+    """Mask ``output``'s curated table for every role group and write each to its audit branch."""
+    curated = spark.table(settings.spark_table(output.source_table))
+    results = []
+    for group in manifest.consumers.role_groups:
+        started = time.monotonic()
+        decisions = decisions_for(manifest, policies, output, group, curated.columns)
+        masked = apply_masks(curated, decisions)
+        table = output.published_table(group.name)
+        replaced = _write_audit_branch(spark, settings, table, masked, output.schema)
+        snapshot = _branch_snapshot(spark, settings, table, AUDIT_BRANCH)
+        rows = spark.sql(
+            f"SELECT count(*) AS n FROM {settings.spark_table(table)} "
+            f"VERSION AS OF '{AUDIT_BRANCH}'"
+        ).first()
+        result = MaskedOutput(
+            output=output.name,
+            role_group=group.name,
+            table=table,
+            rows=int(rows.n if rows else 0),
+            audit_snapshot_id=snapshot,
+            decisions=decisions,
+            schema_replaced=replaced,
+        )
+        progress(
+            f"{table}: {result.rows} row(s) masked for {group.name} on branch {AUDIT_BRANCH} "
+            f"in {time.monotonic() - started:.1f} s"
+        )
+        results.append(result)
+    return results
+
+
+def _write_audit_branch(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    table: str,
+    masked: DataFrame,
+    schema: EntitySchema,
+) -> bool:
+    """Overwrite the audit branch of ``table`` with ``masked``; True if the schema changed."""
+    qualified = settings.spark_table(table)
+    partition_columns = [p for p in schema.partition_by if p.column in masked.columns]
+    replaced = False
+    if not spark.catalog.tableExists(qualified):
+        _create_empty(masked, qualified, partition_columns)
+    elif _schema_signature(spark.table(qualified)) != _schema_signature(masked):
+        # A policy change altered a column's type or presence: the published contract changes.
+        # Iceberg keeps every earlier snapshot (and its tags) readable after REPLACE.
+        log.warning("%s: masked schema changed; replacing the table schema", qualified)
+        spark.sql(f"ALTER TABLE {qualified} DROP BRANCH IF EXISTS {AUDIT_BRANCH}")
+        _create_empty(masked, qualified, partition_columns, replace=True)
+        replaced = True
+    spark.sql(f"ALTER TABLE {qualified} CREATE BRANCH IF NOT EXISTS {AUDIT_BRANCH}")
+    masked.writeTo(f"{qualified}.branch_{AUDIT_BRANCH}").overwrite(F.lit(True))
+    return replaced
+
+
+def _create_empty(
+    masked: DataFrame, qualified: str, partition_columns: list, replace: bool = False
+) -> None:
+    writer = masked.limit(0).writeTo(qualified).using("iceberg")
+    for key, value in DEFAULT_TABLE_PROPERTIES.items():
+        writer = writer.tableProperty(key, value)
+    if partition_columns:
+        expressions = [
+            F.col(p.column)
+            if p.transform == "identity"
+            else getattr(F, f"{p.transform}s")(p.column)
+            for p in partition_columns
+        ]
+        writer = writer.partitionedBy(*expressions)
+    if replace:
+        writer.createOrReplace()
+    else:
+        writer.create()
+
+
+def _schema_signature(frame: DataFrame) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
+
+
+def _branch_snapshot(
+    spark: SparkSession, settings: LakehouseSettings, table: str, branch: str
+) -> int | None:
+    from customer_overview.tables import load_iceberg_table
+
+    ref = load_iceberg_table(settings, table).metadata.refs.get(branch)
+    return ref.snapshot_id if ref else None
+
+
+def scan_for_leaks(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    manifest: DataProductManifest,
+    output: ProductOutput,
+    group: RoleGroupSpec,
+    policies: PolicySet | None = None,
+    ref: str = AUDIT_BRANCH,
+) -> LeakReport:
+    """Compare a masked table with the curated table it came from, row by row on the key.
+
+    A tagged column leaks when the role group is not entitled to it by the *current* policies
+    (its decision is anything but pass-through) and the masked table holds the curated value in
+    clear, except where the mask itself maps the value to itself (a date already on its bucket
+    boundary). This catches a mask that was skipped, and a masked table that went stale after a
+    policy was removed or narrowed.
+    """
+    policies = policies if policies is not None else product_policies(manifest)
+    table = output.published_table(group.name)
+    report = LeakReport(table=table, role_group=group.name, ref=ref)
+    curated = spark.table(settings.spark_table(output.source_table))
+    decisions = decisions_for(manifest, policies, output, group, curated.columns)
+    tags = column_tags_with_lineage(output.schema, curated.columns)
+    masked = spark.sql(f"SELECT * FROM {settings.spark_table(table)} VERSION AS OF '{ref}'")
+    types = {f.name: f.dataType.simpleString() for f in curated.schema.fields}
+    guarded = [
+        name
+        for name, decision in decisions.items()
+        if tags.get(name) and decision.operator != PASS_THROUGH and name in masked.columns
+    ]
+    report.checked_columns = guarded
+    if not guarded:
+        return report
+    key = list(output.schema.key)
+    m = masked.select(
+        *[F.col(quote(k)) for k in key], *[F.col(quote(c)).alias(f"m_{c}") for c in guarded]
+    )
+    c = curated.select(
+        *[F.col(quote(k)) for k in key], *[F.col(quote(col)).alias(f"c_{col}") for col in guarded]
+    )
+    joined = m.join(c, key, "inner")
+    counts = []
+    for column in guarded:
+        decision = decisions[column]
+        expected = (
+            OPERATORS[decision.operator].spark_sql(
+                quote_identifier(f"c_{column}"), types[column], decision.params
+            )
+            if decision.params is not None
+            else "NULL"
+        )
+        clear = f"CAST({quote_identifier('c_' + column)} AS STRING)"
+        shown = f"CAST({quote_identifier('m_' + column)} AS STRING)"
+        leak = (
+            f"{quote_identifier('c_' + column)} IS NOT NULL AND {shown} = {clear} "
+            f"AND NOT (CAST({expected} AS STRING) <=> {clear})"
+        )
+        counts.append(F.sum(F.expr(f"CASE WHEN {leak} THEN 1 ELSE 0 END")).alias(column))
+    row = joined.agg(*counts).first()
+    report.leaks = {column: int(row[column] or 0) for column in guarded} if row else {}
+    return report
+
+
+def published_snapshot(spark: SparkSession, settings: LakehouseSettings, table: str) -> int | None:
+    """The snapshot consumers see (``main``)."""
+    return current_snapshot_id(spark, settings, table)
+
+
+def decisions_summary(decisions: Mapping[str, ColumnDecision]) -> dict[str, str]:
+    """``column -> operator`` for tagged or masked columns (Dagster metadata)."""
+    return {
+        name: decision.operator
+        for name, decision in decisions.items()
+        if decision.reason != "untagged"
+    }

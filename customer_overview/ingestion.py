@@ -1,0 +1,483 @@
+"""Landing CSV files -> the entity's raw Iceberg table (append-only, lossless, idempotent).
+
+Every data line of every new landing file becomes one raw row: business columns as text exactly
+as landed (so nothing is lost to a failed cast), plus where it came from (file and line) and when
+it was ingested. Lines that are not well-formed CSV records for the contract (wrong field count,
+unbalanced quotes, invalid UTF-8, a file whose header breaks the contract) are kept too, with the
+reason in ``_structural_error`` and the line itself in ``_raw_line``; curation quarantines them.
+
+The merge into the raw table follows the seed (``ON cust_id AND modified_at WHEN NOT MATCHED
+INSERT``) with one addition: the row's content hash is part of the match. Re-ingesting a file, or
+an exact duplicate of a row already ingested, adds nothing; a *different* row that happens to carry
+the same key and timestamp is kept (and resolved by curation) instead of being silently dropped.
+Null-safe equality makes re-ingesting rows without a key idempotent too.
+
+Line numbers: Spark has no line number for text input, so it is derived from the position of each
+line inside its file split (``input_file_block_start`` + ``monotonically_increasing_id``) plus the
+number of lines in the file's earlier splits. This stays a distributed computation (it works for
+files larger than one split and on a cluster), with no Python per row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from customer_overview.config import LakehouseSettings
+from customer_overview.entities import INGESTED_AT, SOURCE_FILE, SOURCE_LINE, EntitySchema
+from customer_overview.landing import HeaderCheck, LandingFile, check_header, list_landing_files
+from customer_overview.sql import quote
+from customer_overview.tables import create_table_if_missing, current_snapshot_id, table_exists
+
+log = logging.getLogger(__name__)
+
+INGEST_RUN_ID = "_ingest_run_id"
+RECORD_HASH = "_record_hash"
+STRUCTURAL_ERROR = "_structural_error"
+RAW_LINE = "_raw_line"
+FILE_LOG_TABLE = "landing_file_log"
+
+# A comma that is outside double quotes: followed by an even number of quotes up to the end.
+_FIELD_SEPARATOR = r',(?=(?:[^"]*"[^"]*")*[^"]*$)'
+_NULL_MARKER = "\u0000"
+_FIELD_JOIN = "\u0001"
+
+
+@dataclass
+class FileReport:
+    """What happened to one landing file."""
+
+    file: str
+    status: str  # ingested | header_only | empty | rejected_header
+    data_lines: int = 0
+    structural_errors: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestionResult:
+    """Counts for one entity's ingestion run (also reported as Dagster metadata)."""
+
+    entity: str
+    table: str
+    files: list[FileReport] = field(default_factory=list)
+    rows_read: int = 0
+    rows_inserted: int = 0
+    duplicates_skipped: int = 0
+    structural_errors: int = 0
+    snapshot_id: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def problems(self) -> list[str]:
+        return [problem for report in self.files for problem in report.problems]
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds else 0.0
+
+
+def raw_columns_ddl(schema: EntitySchema) -> str:
+    """Raw table columns: every business column as text, then ingestion lineage."""
+    business = [f"{quote(name)} string" for name in schema.column_names]
+    lineage = [
+        f"{SOURCE_FILE} string COMMENT 'Landing file, relative to the landing folder'",
+        f"{SOURCE_LINE} bigint COMMENT 'Line in the landing file (the header is line 1)'",
+        f"{INGESTED_AT} timestamp COMMENT 'When the row was ingested'",
+        f"{INGEST_RUN_ID} string COMMENT 'Run that ingested the row'",
+        f"{RECORD_HASH} string COMMENT 'sha256 of the business values (idempotent merge)'",
+        f"{STRUCTURAL_ERROR} string COMMENT 'Why the line is not a well-formed record, if so'",
+        f"{RAW_LINE} string COMMENT 'The line as landed, kept for malformed lines only'",
+    ]
+    return ",\n  ".join(business + lineage)
+
+
+def ensure_raw_table(
+    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema
+) -> None:
+    create_table_if_missing(
+        spark,
+        settings,
+        schema.raw_table,
+        raw_columns_ddl(schema),
+        comment=f"Raw {schema.entity} rows as landed (append-only): {schema.description}",
+    )
+
+
+def ensure_file_log(spark: SparkSession, settings: LakehouseSettings) -> None:
+    create_table_if_missing(
+        spark,
+        settings,
+        FILE_LOG_TABLE,
+        "entity string, file string, size bigint, modified_ns bigint, fingerprint string, "
+        "status string, data_lines bigint, structural_errors bigint, problems array<string>, "
+        "run_id string, ingested_at timestamp, raw_snapshot_id bigint",
+        comment="Every landing file the pipeline has seen, so that a run reads only new files.",
+    )
+
+
+def new_landing_files(
+    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema
+) -> list[LandingFile]:
+    """Landing files of the entity whose fingerprint (name, size, mtime) is not in the file log."""
+    files = list_landing_files(settings.landing_dir, schema)
+    if not files or not table_exists(spark, settings, FILE_LOG_TABLE):
+        return files
+    seen = {
+        row.fingerprint
+        for row in spark.table(settings.spark_table(FILE_LOG_TABLE))
+        .where(F.col("entity") == schema.entity)
+        .select("fingerprint")
+        .collect()
+    }
+    return [file for file in files if file.fingerprint not in seen]
+
+
+def ingest_entity(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    schema: EntitySchema,
+    run_id: str,
+    files: Sequence[LandingFile] | None = None,
+    progress: Callable[[str], None] = log.info,
+) -> IngestionResult:
+    """Ingest new (or the given) landing files of one entity into its raw table.
+
+    Args:
+        spark: Session bound to the lakehouse's catalog.
+        settings: The lakehouse.
+        schema: The entity.
+        run_id: Recorded on every row and in the file log.
+        files: Files to ingest; default: the files not yet in the file log.
+        progress: Receives progress messages (rows, files, seconds).
+
+    Returns:
+        Counts per file and in total; file-level problems are in ``result.problems``.
+    """
+    started = time.monotonic()
+    ensure_raw_table(spark, settings, schema)
+    ensure_file_log(spark, settings)
+    files = list(new_landing_files(spark, settings, schema) if files is None else files)
+    result = IngestionResult(entity=schema.entity, table=schema.raw_table)
+    if not files:
+        result.snapshot_id = current_snapshot_id(spark, settings, schema.raw_table)
+        progress(f"{schema.entity}: no new landing files")
+        return result
+
+    ingested_at = datetime.now(UTC)
+    checks = {file.name: check_header(file, schema) for file in files}
+    readable = [file for file in files if checks[file.name].status not in ("empty",)]
+    progress(f"{schema.entity}: reading {len(readable)} new file(s) ({len(files)} found)")
+
+    batch = _read_lines(spark, settings, schema, readable, checks, ingested_at, run_id)
+    batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        per_file = {
+            row[SOURCE_FILE]: (row["lines"], row["errors"])
+            for row in batch.groupBy(SOURCE_FILE)
+            .agg(
+                F.count(F.lit(1)).alias("lines"),
+                F.count(STRUCTURAL_ERROR).alias("errors"),
+            )
+            .collect()
+        }
+        result.rows_read = sum(lines for lines, _ in per_file.values())
+        result.structural_errors = sum(errors for _, errors in per_file.values())
+        deduplicated = _drop_duplicates_within_batch(batch, schema)
+        before = current_snapshot_id(spark, settings, schema.raw_table)
+        _merge_into_raw(spark, settings, schema, deduplicated)
+        result.snapshot_id = current_snapshot_id(spark, settings, schema.raw_table)
+        result.rows_inserted = _added_records(spark, settings, schema.raw_table, before)
+        result.duplicates_skipped = result.rows_read - result.rows_inserted
+    finally:
+        batch.unpersist()
+
+    for file in files:
+        check = checks[file.name]
+        lines, errors = per_file.get(file.name, (0, 0))
+        status = {"rejected": "rejected_header"}.get(check.status, check.status)
+        report = FileReport(
+            file=file.name,
+            status="ingested" if status == "ok" else status,
+            data_lines=lines,
+            structural_errors=errors,
+            problems=list(check.problems),
+        )
+        if errors and check.status == "ok":
+            report.problems.append(
+                f"{file.name}: {errors} malformed line(s) kept for quarantine "
+                f"(see {schema.quarantine_table})"
+            )
+        result.files.append(report)
+    _log_files(spark, settings, schema, files, result, run_id, ingested_at)
+    result.seconds = time.monotonic() - started
+    progress(
+        f"{schema.entity}: {result.rows_read} line(s) from {len(files)} file(s) -> "
+        f"{result.rows_inserted} new raw row(s), {result.duplicates_skipped} duplicate(s) skipped, "
+        f"{result.structural_errors} malformed, {result.seconds:.1f} s "
+        f"({result.rows_per_second:,.0f} rows/s)"
+    )
+    for problem in result.problems:
+        log.warning(problem)
+    return result
+
+
+# ----------------------------------------------------------------------------------- reading
+def _read_lines(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    schema: EntitySchema,
+    files: Sequence[LandingFile],
+    checks: dict[str, HeaderCheck],
+    ingested_at: datetime,
+    run_id: str,
+) -> DataFrame:
+    """All data lines of ``files`` as raw rows (business columns as text + lineage)."""
+    if not files:
+        return spark.createDataFrame([], _raw_struct(schema))
+    uri_to_name = {file.path.as_uri(): file.name for file in files}
+    lines = _numbered_lines(spark, [file.path.as_uri() for file in files])
+    name_map = spark.createDataFrame(list(uri_to_name.items()), "uri string, name string")
+    lines = (
+        lines.join(F.broadcast(name_map), lines["_uri"] == name_map["uri"])
+        .drop("_uri", "uri")
+        .withColumnRenamed("name", SOURCE_FILE)
+        .where(F.col(SOURCE_LINE) > 1)  # the header
+        .where(F.col("value") != "")  # a blank line carries no record
+    )
+    # Files that share a header layout are parsed together; usually there is one layout.
+    layouts: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for file in files:
+        check = checks[file.name]
+        layout = tuple(check.columns) if check.status in ("ok", "header_only") else ("<rejected>",)
+        layouts[layout].append(file.name)
+    parsed = [
+        _parse_layout(lines.where(F.col(SOURCE_FILE).isin(names)), schema, layout, checks)
+        for layout, names in layouts.items()
+    ]
+    frame = parsed[0]
+    for other in parsed[1:]:
+        frame = frame.unionByName(other)
+    return frame.select(
+        *[F.col(name) for name in schema.column_names],
+        F.col(SOURCE_FILE),
+        F.col(SOURCE_LINE),
+        F.lit(ingested_at).cast(TimestampType()).alias(INGESTED_AT),
+        F.lit(run_id).alias(INGEST_RUN_ID),
+        F.col(RECORD_HASH),
+        F.col(STRUCTURAL_ERROR),
+        F.col(RAW_LINE),
+    )
+
+
+def _numbered_lines(spark: SparkSession, uris: Sequence[str]) -> DataFrame:
+    """Lines of the files with their 1-based line number within their file."""
+    text = spark.read.text(list(uris)).select(
+        F.input_file_name().alias("_uri"),
+        F.input_file_block_start().alias("_split"),
+        F.monotonically_increasing_id().alias("_position"),
+        F.col("value"),
+    )
+    split = Window.partitionBy("_uri", "_split")
+    text = text.withColumn("_in_split", F.col("_position") - F.min("_position").over(split))
+    # Lines in earlier splits of the same file.
+    counts = text.groupBy("_uri", "_split").agg(F.count(F.lit(1)).alias("_lines"))
+    earlier = (
+        Window.partitionBy("_uri").orderBy("_split").rowsBetween(Window.unboundedPreceding, -1)
+    )
+    offsets = counts.withColumn("_offset", F.coalesce(F.sum("_lines").over(earlier), F.lit(0)))
+    return text.join(offsets.select("_uri", "_split", "_offset"), ["_uri", "_split"]).select(
+        "_uri",
+        (F.col("_offset") + F.col("_in_split") + 1).alias(SOURCE_LINE),
+        F.regexp_replace("value", "\r$", "").alias("value"),
+    )
+
+
+def _parse_layout(
+    lines: DataFrame,
+    schema: EntitySchema,
+    layout: tuple[str, ...],
+    checks: dict[str, HeaderCheck],
+) -> DataFrame:
+    """Parse lines of files sharing one header layout into the contract's columns (as text)."""
+    if layout == ("<rejected>",):
+        problems = {
+            name: "; ".join(check.problems) for name, check in checks.items() if check.problems
+        }
+        reason = F.coalesce(
+            F.create_map(*[item for kv in problems.items() for item in map(F.lit, kv)])[
+                F.col(SOURCE_FILE)
+            ]
+            if problems
+            else F.lit(None),
+            F.lit("header does not match the contract"),
+        )
+        return lines.select(
+            *[F.lit(None).cast(StringType()).alias(name) for name in schema.column_names],
+            F.col(SOURCE_FILE),
+            F.col(SOURCE_LINE),
+            F.sha2(F.col("value"), 256).alias(RECORD_HASH),
+            F.concat(F.lit("header_mismatch: "), reason).alias(STRUCTURAL_ERROR),
+            F.col("value").alias(RAW_LINE),
+        )
+
+    field_names = [f"_f{position}" for position in range(len(layout))]
+    ddl = ", ".join(f"{name} string" for name in field_names)
+    parsed = F.from_csv(F.col("value"), ddl, {"mode": "PERMISSIVE", "escape": '"', "quote": '"'})
+    by_name = {name: f"_f{position}" for position, name in enumerate(layout)}
+    fields = F.size(F.split(F.col("value"), _FIELD_SEPARATOR, -1))
+    quotes = F.length(F.col("value")) - F.length(F.regexp_replace("value", '"', ""))
+    structural = (
+        F.when(
+            F.instr(F.col("value"), "\ufffd") > 0,
+            F.lit("invalid_utf8: the line is not valid UTF-8"),
+        )
+        .when(
+            quotes % 2 == 1,
+            F.lit("unbalanced_quotes: a quoted field is not closed (truncated line?)"),
+        )
+        .when(
+            fields != len(layout),
+            F.concat(
+                F.lit(f"field_count_mismatch: expected {len(layout)} fields, found "),
+                fields.cast("string"),
+            ),
+        )
+    )
+    frame = lines.select(
+        F.col(SOURCE_FILE),
+        F.col(SOURCE_LINE),
+        F.col("value"),
+        parsed.alias("_parsed"),
+        structural.alias(STRUCTURAL_ERROR),
+    )
+    business = [F.col(f"_parsed.{by_name[name]}").alias(name) for name in schema.column_names]
+    return frame.select(
+        *business,
+        F.col(SOURCE_FILE),
+        F.col(SOURCE_LINE),
+        F.col(STRUCTURAL_ERROR),
+        F.when(F.col(STRUCTURAL_ERROR).isNotNull(), F.col("value")).alias(RAW_LINE),
+    ).withColumn(RECORD_HASH, _record_hash(schema))
+
+
+def _record_hash(schema: EntitySchema) -> Column:
+    """sha256 over the business values (null distinct from empty), or the line if malformed."""
+    values = [F.coalesce(F.col(name), F.lit(_NULL_MARKER)) for name in schema.column_names]
+    return F.when(F.col(RAW_LINE).isNotNull(), F.sha2(F.col(RAW_LINE), 256)).otherwise(
+        F.sha2(F.concat_ws(_FIELD_JOIN, *values), 256)
+    )
+
+
+def _raw_struct(schema: EntitySchema) -> StructType:
+    return StructType(
+        [StructField(name, StringType()) for name in schema.column_names]
+        + [
+            StructField(SOURCE_FILE, StringType()),
+            StructField(SOURCE_LINE, LongType()),
+            StructField(INGESTED_AT, TimestampType()),
+            StructField(INGEST_RUN_ID, StringType()),
+            StructField(RECORD_HASH, StringType()),
+            StructField(STRUCTURAL_ERROR, StringType()),
+            StructField(RAW_LINE, StringType()),
+        ]
+    )
+
+
+# ----------------------------------------------------------------------------------- writing
+def _match_columns(schema: EntitySchema) -> list[str]:
+    return [*schema.key, schema.version_column]
+
+
+def _drop_duplicates_within_batch(batch: DataFrame, schema: EntitySchema) -> DataFrame:
+    """Keep the first arrival (file, line) of rows identical in key, version and content."""
+    identity = [*_match_columns(schema), RECORD_HASH]
+    first = Window.partitionBy(*identity).orderBy(SOURCE_FILE, SOURCE_LINE)
+    return (
+        batch.withColumn("_arrival", F.row_number().over(first))
+        .where(F.col("_arrival") == 1)
+        .drop("_arrival")
+    )
+
+
+def _merge_into_raw(
+    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema, batch: DataFrame
+) -> None:
+    view = f"_incoming_{schema.entity}"
+    batch.createOrReplaceTempView(view)
+    on = " AND ".join(f"t.{quote(name)} <=> s.{quote(name)}" for name in _match_columns(schema))
+    spark.sql(
+        f"MERGE INTO {settings.spark_table(schema.raw_table)} t USING {view} s "
+        f"ON {on} AND t.{RECORD_HASH} = s.{RECORD_HASH} "
+        "WHEN NOT MATCHED THEN INSERT *"
+    )
+    spark.catalog.dropTempView(view)
+
+
+def _added_records(
+    spark: SparkSession, settings: LakehouseSettings, table: str, before: int | None
+) -> int:
+    """Rows the commits after snapshot ``before`` added (0 when nothing was committed)."""
+    rows = spark.sql(
+        f"SELECT snapshot_id, parent_id, summary['added-records'] AS added "
+        f"FROM {settings.spark_table(table)}.snapshots"
+    ).collect()
+    parents = {row.snapshot_id: (row.parent_id, int(row.added or 0)) for row in rows}
+    current = current_snapshot_id(spark, settings, table)
+    added = 0
+    while current is not None and current != before and current in parents:
+        parent, count = parents[current]
+        added += count
+        current = parent
+    return added
+
+
+def _log_files(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    schema: EntitySchema,
+    files: Sequence[LandingFile],
+    result: IngestionResult,
+    run_id: str,
+    ingested_at: datetime,
+) -> None:
+    reports = {report.file: report for report in result.files}
+    rows = [
+        (
+            schema.entity,
+            file.name,
+            file.size,
+            file.modified_ns,
+            file.fingerprint,
+            reports[file.name].status,
+            reports[file.name].data_lines,
+            reports[file.name].structural_errors,
+            reports[file.name].problems,
+            run_id,
+            ingested_at,
+            result.snapshot_id,
+        )
+        for file in files
+    ]
+    frame = spark.createDataFrame(
+        rows,
+        "entity string, file string, size bigint, modified_ns bigint, fingerprint string, "
+        "status string, data_lines bigint, structural_errors bigint, problems array<string>, "
+        "run_id string, ingested_at timestamp, raw_snapshot_id bigint",
+    )
+    frame.writeTo(settings.spark_table(FILE_LOG_TABLE)).append()

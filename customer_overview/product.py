@@ -1,0 +1,229 @@
+"""The data-product manifest (``dataproduct.yaml``): model, validation and loading.
+
+The manifest is the product's contract with its consumers (name, version, owner, support,
+freshness, outputs and who may see what) and the source of truth the Dagster graph reads its
+inputs, outputs and role groups from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from customer_overview.entities import ENTITY_NAMES, EntitySchema, load_entity
+from customer_overview.errors import ManifestError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MANIFEST = REPO_ROOT / "dataproduct.yaml"
+# SemVer 2.0.0 core version (pre-release allowed; build metadata is added per publish).
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Owner(_Strict):
+    name: str = Field(min_length=1)
+    email: EmailStr
+    dagster_owner: str = Field(pattern=r"^(team:[a-z0-9-]+|[^@\s]+@[^@\s]+)$")
+
+
+class Support(_Strict):
+    contact: EmailStr
+    channel: str | None = None
+    hours: str | None = None
+
+
+class Freshness(_Strict):
+    expectation: Literal["hourly", "daily", "weekly"]
+    max_age_hours: int = Field(gt=0)
+
+
+class Resource(_Strict):
+    name: str
+    type: str
+    description: str
+    purpose: str
+    ref: str
+
+
+class ProductInput(_Strict):
+    name: str
+    entity: str
+    purpose: str
+    format: Literal["csv"]
+    ref: str
+    description: str
+
+    @field_validator("entity")
+    @classmethod
+    def _known_entity(cls, entity: str) -> str:
+        if entity not in ENTITY_NAMES:
+            raise ValueError(f"unknown entity {entity!r} (known: {', '.join(ENTITY_NAMES)})")
+        return entity
+
+
+class ProductOutput(_Strict):
+    """One consumer-facing dataset; published once per role group as ``<table>__<group>``."""
+
+    name: str
+    entity: str
+    purpose: str
+    description: str
+    schema_ref: str
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, name: str) -> str:
+        if not _IDENTIFIER.match(name):
+            raise ValueError(f"output name {name!r} must be a lower snake-case identifier")
+        return name
+
+    @field_validator("entity")
+    @classmethod
+    def _known_entity(cls, entity: str) -> str:
+        if entity not in ENTITY_NAMES:
+            raise ValueError(f"unknown entity {entity!r} (known: {', '.join(ENTITY_NAMES)})")
+        return entity
+
+    @property
+    def schema(self) -> EntitySchema:
+        return load_entity(self.entity)
+
+    @property
+    def source_table(self) -> str:
+        """The curated table the output is masked from."""
+        return self.schema.curated_table
+
+    def published_table(self, role_group: str) -> str:
+        return f"{self.source_table}__{role_group}"
+
+
+class RoleGroupSpec(_Strict):
+    name: str
+    description: str
+    tags: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, name: str) -> str:
+        if not _IDENTIFIER.match(name):
+            raise ValueError(f"role group name {name!r} must be a lower snake-case identifier")
+        return name
+
+
+class Consumers(_Strict):
+    default_deny: Literal["redact", "drop"] = "redact"
+    policies_dir: str = "policies"
+    role_groups: tuple[RoleGroupSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_groups(self) -> Consumers:
+        names = [group.name for group in self.role_groups]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate role groups {duplicates}")
+        return self
+
+
+class DataProductManifest(_Strict):
+    """``dataproduct.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", ignored_types=(cached_property,))
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    version: str
+    type: Literal["data"]
+    entity: Literal["product"] = "product"
+    domain: str
+    description: str = Field(min_length=20)
+    tags: tuple[str, ...] = ()
+    owner: Owner
+    support: Support
+    freshness: Freshness
+    resources: tuple[Resource, ...] = ()
+    inputs: tuple[ProductInput, ...] = Field(min_length=1)
+    outputs: tuple[ProductOutput, ...] = Field(min_length=1)
+    consumers: Consumers
+    quality_gates: tuple[str, ...] = ()
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, version: str) -> str:
+        if not _SEMVER.match(version):
+            raise ValueError(f"version {version!r} is not a semantic version like 1.2.0")
+        return version
+
+    @model_validator(mode="after")
+    def _outputs_have_inputs(self) -> DataProductManifest:
+        names = [output.name for output in self.outputs]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate outputs {duplicates}")
+        input_entities = {item.entity for item in self.inputs}
+        orphaned = [o.name for o in self.outputs if o.entity not in input_entities]
+        if orphaned:
+            raise ValueError(f"outputs {orphaned} have no input of their entity")
+        return self
+
+    def output(self, name: str) -> ProductOutput:
+        for output in self.outputs:
+            if output.name == name:
+                return output
+        known = ", ".join(o.name for o in self.outputs)
+        raise ManifestError(f"unknown output {name!r} (known: {known})")
+
+    def role_group(self, name: str) -> RoleGroupSpec:
+        for group in self.consumers.role_groups:
+            if group.name == name:
+                return group
+        known = ", ".join(g.name for g in self.consumers.role_groups)
+        raise ManifestError(f"unknown role group {name!r} (known: {known})")
+
+    @property
+    def policies_path(self) -> Path:
+        path = Path(self.consumers.policies_dir)
+        return path if path.is_absolute() else REPO_ROOT / path
+
+
+def manifest_path() -> Path:
+    """``$DATAPRODUCT_MANIFEST`` or the repository's ``dataproduct.yaml``."""
+    return Path(os.environ.get("DATAPRODUCT_MANIFEST") or DEFAULT_MANIFEST)
+
+
+def load_manifest(path: Path | None = None) -> DataProductManifest:
+    """Load and validate the manifest.
+
+    Raises:
+        ManifestError: Missing file, not YAML, or invalid; the message names the file and field.
+    """
+    path = path or manifest_path()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return DataProductManifest.model_validate(data)
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found") from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ManifestError(f"{path}: {problems}") from None

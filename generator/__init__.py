@@ -1,0 +1,15 @@
+"""Synthetic CSV drops for the customer-overview lakehouse (customers, products,
+accounts, transactions) with a monthly change feed, duplicates, late arrivals
+and malformed rows, plus a manifest of what the pipeline must end up with.
+
+Usage::
+
+    from generator import GeneratorConfig, generate
+    manifest = generate(GeneratorConfig(customers=100_000), Path("landing"))
+"""
+
+from generator.config import GeneratorConfig
+from generator.manifest import GENERATOR_VERSION as __version__
+from generator.run import generate
+
+__all__ = ["GeneratorConfig", "__version__", "generate"]

@@ -1,0 +1,419 @@
+"""Great Expectations (1.x) suites for the curated tables, built from the rules files.
+
+Each rule of ``quality/rules/<entity>.yaml`` becomes one expectation (native where GX has one,
+otherwise a boolean column computed from the same Spark SQL as the quarantine step), plus
+table-level expectations that only make sense after dedupe: the key is unique, the row count is
+within bounds of the previous publish, and every (partition values) pair in the data has exactly
+one Iceberg partition. Validation runs on the Spark DataFrame (GX Spark data source): nothing is
+collected to pandas. Data Docs go to ``LAKEHOUSE_DIR/reports/quality/data_docs`` and keep every
+run (history).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from customer_overview.config import LakehouseSettings
+from customer_overview.entities import EntitySchema, load_entity
+from customer_overview.sql import quote
+from quality.rules import Rule, RuleSet, reference_flag_column, violation_sql
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+log = logging.getLogger(__name__)
+
+SITE_NAME = "local_site"
+DATASOURCE = "lakehouse_spark"
+PARTITION_FLAG = "_rule_partition_per_value"
+# A curated table may not shrink or grow past these ratios of the last published row count
+# without a warning: a lost extract or a duplicated one shows up here first.
+ROW_COUNT_MIN_RATIO = 0.9
+ROW_COUNT_MAX_RATIO = 1.5
+
+# GX's data context is not safe for concurrent validations through one asset; runs in one
+# process validate one table at a time.
+_gx_lock = threading.Lock()
+
+
+@dataclass
+class ExpectationOutcome:
+    """One expectation's result, flattened for Dagster metadata and tests."""
+
+    rule: str
+    expectation: str
+    column: str | None
+    blocking: bool
+    success: bool
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    sample: list[Any] = field(default_factory=list)
+    observed: Any = None
+
+
+@dataclass
+class ValidationOutcome:
+    """A suite run on one curated table."""
+
+    table: str
+    suite: str
+    run_name: str
+    rows: int
+    outcomes: list[ExpectationOutcome]
+    docs_page: Path | None
+    docs_index: Path | None
+    seconds: float
+
+    @property
+    def blocking_failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if o.blocking and not o.success]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.blocking and not o.success]
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for o in self.outcomes if o.success)
+
+
+def _gx():  # type: ignore[no-untyped-def]
+    # Imported lazily: GX is heavy (~3 s) and reroutes Python warnings into logging on import,
+    # which only validation runs should pay for.
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    logging.getLogger("py.warnings").setLevel(logging.ERROR)
+    return gx
+
+
+def quality_dirs(settings: LakehouseSettings) -> tuple[Path, Path]:
+    """(GX project folder, Data Docs folder) under the reports folder."""
+    base = settings.reports_dir / "quality"
+    return base / "gx", base / "data_docs"
+
+
+def gx_context(settings: LakehouseSettings):  # type: ignore[no-untyped-def]
+    """The file-backed GX context of this lakehouse (suites, validation history, Data Docs)."""
+    gx = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    root, docs = quality_dirs(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", context_root_dir=str(root))
+    site = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    sites = context.list_data_docs_sites()
+    if SITE_NAME not in sites:
+        context.add_data_docs_site(SITE_NAME, site)
+    elif sites[SITE_NAME] != site:
+        context.update_data_docs_site(SITE_NAME, site)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    context.variables.save()
+    return context
+
+
+# ------------------------------------------------------------------------------- the suite
+def _flag_column(rule: Rule) -> str:
+    return f"_rule_{rule.name}"
+
+
+def _native(rule: Rule, schema: EntitySchema) -> Any | None:
+    """The native GX expectation for a rule, or None when the rule needs a computed flag."""
+    gxe = _gx().expectations
+    column = rule.column
+    condition = {"row_condition": rule.when, "condition_parser": "spark"} if rule.when else {}
+    kind = schema.column(column).type
+    if rule.check == "not_null":
+        return gxe.ExpectColumnValuesToNotBeNull(column=column, **condition)
+    if rule.check == "regex":
+        return gxe.ExpectColumnValuesToMatchRegex(column=column, regex=rule.pattern, **condition)
+    if rule.check == "max_length":
+        if kind != "string":
+            return None  # lengths of non-text columns: computed flag (CAST AS STRING)
+        return gxe.ExpectColumnValueLengthsToBeBetween(
+            column=column, max_value=int(float(str(rule.max))), **condition
+        )
+    if rule.check == "in_set":
+        return gxe.ExpectColumnValuesToBeInSet(
+            column=column, value_set=list(rule.values or ()), **condition
+        )
+    if rule.check == "between":
+        if kind in ("date", "timestamp"):
+            return None  # date literals: computed flag, same SQL as curation
+        return gxe.ExpectColumnValuesToBeBetween(
+            column=column, min_value=float(rule.min), max_value=float(rule.max), **condition
+        )
+    if rule.check == "not_after_column" and not rule.when:
+        return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=rule.other, column_B=column, or_equal=True
+        )
+    if rule.check == "null_when":
+        return gxe.ExpectColumnValuesToBeNull(column=column, **condition)
+    return None
+
+
+def build_expectations(
+    schema: EntitySchema, rules: RuleSet, previous_rows: int | None
+) -> list[Any]:
+    """Every expectation of the table's suite, each tagged with its rule and whether it blocks."""
+    gxe = _gx().expectations
+    expectations = []
+    for rule in rules.rules:
+        expectation = _native(rule, schema)
+        if expectation is None:
+            expectation = gxe.ExpectColumnValuesToBeInSet(
+                column=_flag_column(rule), value_set=[True]
+            )
+        _describe(expectation, rule.name, rule.blocking, f"{rule.description} ({rule.column})")
+        expectations.append(expectation)
+
+    key = list(schema.key)
+    unique = (
+        gxe.ExpectColumnValuesToBeUnique(column=key[0])
+        if len(key) == 1
+        else gxe.ExpectCompoundColumnsToBeUnique(column_list=key)
+    )
+    _describe(unique, "key_unique", True, f"{', '.join(key)} identifies exactly one row (dedupe)")
+    expectations.append(unique)
+
+    if previous_rows:
+        bounds = gxe.ExpectTableRowCountToBeBetween(
+            min_value=math.floor(previous_rows * ROW_COUNT_MIN_RATIO),
+            max_value=math.ceil(previous_rows * ROW_COUNT_MAX_RATIO),
+        )
+        _describe(
+            bounds,
+            "row_count_near_previous_publish",
+            False,
+            f"row count within {ROW_COUNT_MIN_RATIO:.0%}-{ROW_COUNT_MAX_RATIO:.0%} of the "
+            f"last published {previous_rows:,}",
+        )
+        expectations.append(bounds)
+    else:
+        not_empty = gxe.ExpectTableRowCountToBeBetween(min_value=1)
+        _describe(not_empty, "table_not_empty", True, "the table has rows (first publish)")
+        expectations.append(not_empty)
+
+    if _partition_columns(schema):
+        partition_check = gxe.ExpectColumnValuesToBeInSet(column=PARTITION_FLAG, value_set=[True])
+        _describe(
+            partition_check,
+            "partition_per_value",
+            True,
+            f"each row's ({', '.join(_partition_columns(schema))}) has exactly one Iceberg "
+            "partition of the table",
+        )
+        expectations.append(partition_check)
+    return expectations
+
+
+def _describe(expectation: Any, rule: str, blocking: bool, text: str) -> None:
+    expectation.meta = {"rule": rule, "blocking": blocking}
+    expectation.severity = "critical" if blocking else "warning"
+    expectation.description = f"[{rule}] {text}"
+
+
+def validation_frame(
+    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema, rules: RuleSet
+) -> DataFrame:
+    """The curated table plus one boolean column per rule GX cannot express natively."""
+    frame = spark.table(settings.spark_table(schema.curated_table))
+    for rule in rules.rules:
+        if _native(rule, schema) is not None:
+            continue
+        if rule.check == "references":
+            target = load_entity(rule.entity or "")
+            keys = (
+                spark.table(settings.spark_table(target.curated_table))
+                .select(F.col(quote(rule.other or "")).alias("_ref_key"))
+                .distinct()
+                .withColumn(reference_flag_column(rule), F.lit(True))
+            )
+            frame = frame.join(keys, frame[quote(rule.column)] == keys["_ref_key"], "left").drop(
+                "_ref_key"
+            )
+            frame = frame.withColumn(
+                reference_flag_column(rule),
+                F.coalesce(F.col(reference_flag_column(rule)), F.lit(False)),
+            )
+        frame = frame.withColumn(_flag_column(rule), ~F.expr(violation_sql(rule, schema)))
+    columns = _partition_columns(schema)
+    if columns:
+        # Iceberg's partitions metadata table lists every partition with live data files.
+        partitions = (
+            spark.table(settings.spark_table(schema.curated_table) + ".partitions")
+            .select(*[F.col(f"partition.{quote(c)}").alias(c) for c in columns])
+            .groupBy(*columns)
+            .count()
+            .withColumnRenamed("count", "_partitions")
+        )
+        frame = (
+            frame.join(partitions, columns, "left")
+            .withColumn(PARTITION_FLAG, F.coalesce(F.col("_partitions") == 1, F.lit(False)))
+            .drop("_partitions")
+        )
+    return frame
+
+
+def _partition_columns(schema: EntitySchema) -> list[str]:
+    """Identity partition columns (the ones a row's values map to one partition)."""
+    if not schema.partition_by or any(p.transform != "identity" for p in schema.partition_by):
+        return []
+    return [p.column for p in schema.partition_by]
+
+
+# ------------------------------------------------------------------------------- running it
+def validate_table(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    schema: EntitySchema,
+    rules: RuleSet,
+    run_id: str,
+    previous_rows: int | None = None,
+) -> ValidationOutcome:
+    """Run the table's suite on its current snapshot and update the Data Docs.
+
+    Args:
+        spark: Session bound to the lakehouse's catalog (GX reuses it).
+        settings: The lakehouse.
+        schema: The entity whose curated table is validated.
+        rules: Its rules.
+        run_id: The Dagster run, part of the Data Docs run name.
+        previous_rows: Row count of the table at the last publish, for the bounds expectation.
+    """
+    gx = _gx()
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    started = datetime.now(UTC)
+    table = schema.curated_table
+    # Every expectation is at least one Spark job over this frame: compute it once.
+    frame = validation_frame(spark, settings, schema, rules).persist()
+    with _gx_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        context = gx_context(settings)
+        batch_definition = _batch_definition(context, table)
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(
+                name=f"{table}_suite",
+                expectations=build_expectations(schema, rules, previous_rows),
+                meta={"rules_file": f"quality/rules/{schema.entity}.yaml"},
+            )
+        )
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{table}_validation", data=batch_definition, suite=suite)
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"{table}_checkpoint",
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+            )
+        )
+        run_name = f"{table}-{run_id}"
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame},
+            run_id=RunIdentifier(run_name=run_name, run_time=started),
+        )
+        ((key, validation),) = result.run_results.items()
+        page = _docs_path(context, key)
+        index = _docs_path(context, None)
+    frame.unpersist()
+    rows = next(
+        (
+            r.result.get("element_count")
+            for r in validation.results
+            if r.result and r.result.get("element_count") is not None
+        ),
+        0,
+    )
+    return ValidationOutcome(
+        table=table,
+        suite=suite.name,
+        run_name=run_name,
+        rows=int(rows or 0),
+        outcomes=[_outcome(r) for r in validation.results],
+        docs_page=page,
+        docs_index=index,
+        seconds=(datetime.now(UTC) - started).total_seconds(),
+    )
+
+
+def _batch_definition(context: Any, table: str) -> Any:
+    """Get-or-add (never add_or_update: that wipes the source's assets and their ids)."""
+    try:
+        source = context.data_sources.get(DATASOURCE)
+    except (KeyError, ValueError, LookupError):
+        source = context.data_sources.add_spark(name=DATASOURCE)
+    try:
+        asset = source.get_asset(table)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=table)
+    try:
+        return asset.get_batch_definition("whole_table")
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe("whole_table")
+
+
+def _docs_path(context: Any, key: Any) -> Path | None:
+    kwargs = {"site_name": SITE_NAME}
+    if key is not None:
+        kwargs["resource_identifier"] = key
+    urls = context.get_docs_sites_urls(**kwargs)
+    if not urls or not urls[0].get("site_url"):
+        return None
+    return Path(urls[0]["site_url"].removeprefix("file://"))
+
+
+def _outcome(result: Any) -> ExpectationOutcome:
+    config = result.expectation_config
+    meta = config.meta or {}
+    details = result.result or {}
+    column = config.kwargs.get("column") or (
+        f"{config.kwargs.get('column_A')} >= {config.kwargs.get('column_B')}"
+        if config.kwargs.get("column_A")
+        else None
+    )
+    sample = (
+        details.get("partial_unexpected_list")
+        or details.get("details", {}).get("unexpected_rows")
+        or []
+    )
+    return ExpectationOutcome(
+        rule=str(meta.get("rule", config.type)),
+        expectation=config.type,
+        column=column,
+        blocking=bool(meta.get("blocking", True)),
+        success=bool(result.success),
+        unexpected_count=details.get("unexpected_count"),
+        unexpected_percent=details.get("unexpected_percent"),
+        sample=[_plain(value) for value in list(sample)[:10]],
+        observed=_plain(details.get("observed_value")),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly rendering of a sample value."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)

@@ -1,0 +1,36 @@
+"""Shared fixtures: one Spark JVM per test session, real Iceberg catalogs in temporary folders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from customer_overview.config import LakehouseSettings, load_settings
+from customer_overview.spark import spark_session, stop_spark
+
+
+def make_settings(lakehouse_dir: Path) -> LakehouseSettings:
+    """Embedded-default settings rooted at ``lakehouse_dir``, independent of the caller's env."""
+    return load_settings(profile="local", lakehouse_dir=lakehouse_dir, env={})
+
+
+@pytest.fixture(scope="session")
+def session_settings(tmp_path_factory: pytest.TempPathFactory) -> LakehouseSettings:
+    """A lakehouse shared by tests that only need a Spark session and a scratch catalog."""
+    return make_settings(tmp_path_factory.mktemp("session_lakehouse"))
+
+
+@pytest.fixture(scope="session")
+def spark(session_settings: LakehouseSettings) -> Iterator[SparkSession]:
+    """The test session's Spark (local[2], UI off); other lakehouses get sessions on its JVM."""
+    yield spark_session(session_settings)
+    stop_spark()
+
+
+@pytest.fixture
+def lakehouse(tmp_path: Path, spark: SparkSession) -> LakehouseSettings:
+    """A fresh, empty lakehouse (own SQLite catalog and warehouse) for one test."""
+    return make_settings(tmp_path / "lakehouse")

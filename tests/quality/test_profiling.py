@@ -1,0 +1,220 @@
+"""Profiles: reproducible Spark samples, and real ydata-profiling reports written to disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from quality.profiling import ProfileResult, ProfileSettings, profile_table, sample_for_profile
+
+ROWS = 3_000
+ROWS_TOTAL = 12_000
+SNAPSHOT = "4242"
+TABLE = "customer_overview"
+ROW_FILTER = "country IS NOT NULL"
+
+
+def customer_sample(rows: int = ROWS) -> pd.DataFrame:
+    """A pseudonymised-looking sample: ids, hashed names, categories, numbers, dates, nulls."""
+    rng = np.random.default_rng(7)
+    email = pd.Series([f"user{i}@example.com" for i in range(rows)], dtype="object")
+    email[::10] = None  # 10 % missing
+    return pd.DataFrame(
+        {
+            "cust_id": np.arange(1, rows + 1),
+            "cust_first_name": [f"{value:016x}" for value in rng.integers(0, 2**62, rows)],
+            "cust_segment": rng.choice(["Urban", "Semi-Urban", "Rural"], rows),
+            "email_addr": email,
+            "balance": rng.normal(10_000, 2_500, rows).round(2),
+            "cust_dob": pd.to_datetime("1960-01-01")
+            + pd.to_timedelta(rng.integers(0, 40 * 4, rows) * 91, unit="D"),
+            "bank_code": "BANK01",  # constant: must raise an alert
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory: pytest.TempPathFactory) -> ProfileResult:
+    """One real profile of a 3,000-row sample, shared by the assertions below (it takes seconds)."""
+    return profile_table(
+        customer_sample(),
+        table=TABLE,
+        snapshot_id=SNAPSHOT,
+        reports_dir=tmp_path_factory.mktemp("reports"),
+        rows_total=ROWS_TOTAL,
+        settings=ProfileSettings(row_filter=ROW_FILTER, key_columns=("cust_id", "cust_segment")),
+    )
+
+
+def test_profile_writes_html_json_and_summary_in_the_snapshot_folder(
+    profile: ProfileResult,
+) -> None:
+    folder = profile.html_path.parent
+    assert folder.parts[-3:] == ("profiles", TABLE, SNAPSHOT)
+    assert [profile.html_path.name, profile.json_path.name, profile.summary_path.name] == [
+        "profile.html",
+        "profile.json",
+        "summary.md",
+    ]
+    for path in (profile.html_path, profile.json_path, profile.summary_path):
+        assert path.parent == folder
+        assert path.stat().st_size > 0
+
+
+def test_profile_html_names_table_snapshot_filter_sample_and_columns(
+    profile: ProfileResult,
+) -> None:
+    page = profile.html_path.read_text(encoding="utf-8")
+    assert f"sample of {ROWS:,} of {ROWS_TOTAL:,} rows" in page
+    assert f"<title>{TABLE} @ snapshot {SNAPSHOT}: sample of 3,000 of 12,000 rows</title>" in page
+    assert f"Filter: {ROW_FILTER}" in page
+    for column in customer_sample(10).columns:
+        assert column in page
+    # Self-contained: no script or stylesheet is fetched, so it opens offline.
+    assert re.search(r"src=[\"']?https?:", page) is None
+    assert re.search(r"<link[^>]+href=[\"']?https?:", page) is None
+
+
+def test_profile_json_parses_with_every_column_and_trimmed_value_lists(
+    profile: ProfileResult,
+) -> None:
+    report = json.loads(profile.json_path.read_text(encoding="utf-8"))
+    assert set(report["variables"]) == set(customer_sample(10).columns)
+    assert report["table"]["n"] == ROWS
+    # Unique hashed names: ydata lists all 3,000; the written JSON keeps the top 10.
+    first_names = report["variables"]["cust_first_name"]
+    assert len(first_names["value_counts_without_nan"]) == 10
+    assert "value_counts_index_sorted" not in first_names
+    assert report["sample"] == []
+
+
+def test_profile_result_counts(profile: ProfileResult) -> None:
+    assert (profile.rows_total, profile.rows_profiled, profile.columns) == (ROWS_TOTAL, ROWS, 7)
+    assert profile.missing_percent["email_addr"] == pytest.approx(10.0)
+    assert profile.missing_percent["balance"] == 0.0
+    assert profile.distinct_counts == {"cust_id": ROWS, "cust_segment": 3}
+    assert "[bank_code] has a constant value" in profile.alerts
+    assert profile.seconds > 0
+
+
+def test_summary_markdown_lists_sample_missing_distinct_and_alerts(profile: ProfileResult) -> None:
+    summary = profile.summary_path.read_text(encoding="utf-8")
+    assert summary == profile.summary_markdown()
+    assert f"sample of {ROWS:,} of {ROWS_TOTAL:,} rows" in summary
+    assert f"`{ROW_FILTER}`" in summary
+    assert "| email_addr | 10.00 |  |" in summary
+    assert "| cust_id | 0.00 | 3,000 |" in summary
+    assert "| cust_segment | 0.00 | 3 |" in summary
+    assert "- [bank_code] has a constant value" in summary
+
+
+def test_full_mode_keeps_row_samples_and_duplicate_rows_out_of_the_report(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    result = profile_table(
+        customer_sample(60)[["cust_segment", "balance"]],
+        table=TABLE,
+        snapshot_id=SNAPSHOT,
+        reports_dir=tmp_path,
+        rows_total=60,
+        settings=ProfileSettings(minimal=False),
+    )
+    page = result.html_path.read_text(encoding="utf-8")
+    for section in ("href=#sample", "First rows", "Last rows", "Most frequently occurring"):
+        assert section not in page
+    assert "Filter: none (all rows)" in page
+    # No progress bars, no usage analytics.
+    assert "it/s]" not in capfd.readouterr().err
+    assert os.environ["YDATA_PROFILING_NO_ANALYTICS"] == "True"
+    # The pkg_resources stand-in used while importing ydata is not left behind.
+    pkg_resources = sys.modules.get("pkg_resources")
+    assert pkg_resources is None or getattr(pkg_resources, "__file__", None)
+
+
+@pytest.mark.parametrize(
+    ("sample", "changes", "message"),
+    [
+        (customer_sample(5).iloc[0:0], {}, "no rows to profile"),
+        (customer_sample(5), {"rows_total": 4}, "smaller than the sample"),
+        (customer_sample(5), {"table": "../elsewhere"}, "cannot be used as a folder name"),
+        (customer_sample(5), {"snapshot_id": "1/2"}, "cannot be used as a folder name"),
+        (
+            customer_sample(5),
+            {"settings": ProfileSettings(key_columns=("nope",))},
+            "key columns not in the sample: nope",
+        ),
+    ],
+)
+def test_profile_table_rejects_bad_input(
+    tmp_path: Path, sample: pd.DataFrame, changes: dict[str, object], message: str
+) -> None:
+    arguments: dict[str, object] = {
+        "table": TABLE,
+        "snapshot_id": SNAPSHOT,
+        "reports_dir": tmp_path,
+        "rows_total": 5,
+        "settings": ProfileSettings(),
+    } | changes
+    with pytest.raises(ValueError, match=message):
+        profile_table(sample, **arguments)  # type: ignore[arg-type]
+
+
+def test_settings_reject_an_empty_sample_size() -> None:
+    with pytest.raises(ValueError, match="sample_size"):
+        ProfileSettings(sample_size=0)
+
+
+@pytest.fixture(scope="module")
+def customers(spark: SparkSession) -> DataFrame:
+    """2,000 customers over 4 partitions; every third one lives in Chicago."""
+    return (
+        spark.range(1, 2_001, numPartitions=4)
+        .withColumnRenamed("id", "cust_id")
+        .withColumn("city", F.when(F.col("cust_id") % 3 == 0, "Chicago").otherwise("Boston"))
+        .withColumn("balance", (F.col("cust_id") * 7 % 1000).cast("double"))
+    )
+
+
+def test_same_seed_gives_the_same_sample_whatever_the_partitioning(customers: DataFrame) -> None:
+    settings = ProfileSettings(sample_size=100, seed=7)
+    first, _, _ = sample_for_profile(customers, ["cust_id"], settings)
+    again, _, _ = sample_for_profile(customers.repartition(7), ["cust_id"], settings)
+    merged, _, _ = sample_for_profile(customers.coalesce(1), ["cust_id"], settings)
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(first, merged)
+    other_seed, _, _ = sample_for_profile(customers, ["cust_id"], ProfileSettings(100, seed=8))
+    assert set(other_seed["cust_id"]) != set(first["cust_id"])
+    # A spread over the table, not its first rows.
+    assert first["cust_id"].max() > 1_000
+
+
+def test_filter_is_applied_and_counted(customers: DataFrame) -> None:
+    settings = ProfileSettings(sample_size=50, row_filter="city = 'Chicago'")
+    sample, rows_total, rows_profiled = sample_for_profile(customers, ["cust_id"], settings)
+    assert rows_total == 666
+    assert rows_profiled == len(sample) == 50
+    assert set(sample["city"]) == {"Chicago"}
+    assert list(sample.columns) == ["cust_id", "city", "balance"]
+
+
+def test_sample_is_the_whole_slice_when_it_is_smaller_than_the_sample_size(
+    customers: DataFrame,
+) -> None:
+    settings = ProfileSettings(sample_size=5_000, row_filter="cust_id <= 30")
+    sample, rows_total, rows_profiled = sample_for_profile(customers, ["cust_id"], settings)
+    assert rows_total == rows_profiled == 30
+    assert sorted(sample["cust_id"]) == list(range(1, 31))
+
+
+def test_sample_needs_a_key(customers: DataFrame) -> None:
+    with pytest.raises(ValueError, match="key column"):
+        sample_for_profile(customers, [], ProfileSettings())
