@@ -367,11 +367,17 @@ def _write_quarantine(
         F.lit(now).cast(TimestampType()).alias(QUARANTINED_AT),
         F.lit(run_id).alias(RUN_ID),
     )
-    writer = rejected.writeTo(settings.spark_table(schema.quarantine_table))
+    table = settings.spark_table(schema.quarantine_table)
     if full_refresh:
-        writer.overwrite(F.lit(True))
-    else:
-        writer.append()
+        rejected.writeTo(table).overwrite(F.lit(True))
+        return
+    # MERGE, not append: a run that crashed after this step re-reads the same raw rows, and a
+    # raw row (file, line, ingest time) is quarantined once.
+    view = f"_rejected_{schema.entity}"
+    rejected.createOrReplaceTempView(view)
+    on = " AND ".join(f"t.{name} = s.{name}" for name in (SOURCE_FILE, SOURCE_LINE, INGESTED_AT))
+    spark.sql(f"MERGE INTO {table} t USING {view} s ON {on} WHEN NOT MATCHED THEN INSERT *")
+    spark.catalog.dropTempView(view)
 
 
 def _write_latest(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -63,14 +62,15 @@ class RunSummary:
 
 def dagster_instance(settings: LakehouseSettings) -> DagsterInstance:
     """The persistent Dagster instance: ``$DAGSTER_HOME``, else ``$LAKEHOUSE_DIR/dagster_home``."""
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
     if not instance_yaml.exists():
         # Banks run this offline: no usage statistics leave the machine.
         instance_yaml.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
+    return DagsterInstance.from_config(str(home))
 
 
 def run_pipeline(
@@ -93,8 +93,8 @@ def run_pipeline(
     )
     job = definitions.resolve_job_def(JOB_NAME)
     asset_selection = None
+    graph = definitions.resolve_asset_graph()
     if selection:
-        graph = definitions.resolve_asset_graph()
         try:
             keys = AssetSelection.from_string(selection).resolve(graph)
         except Exception as exc:  # Dagster raises several types for a bad selection string
@@ -109,7 +109,12 @@ def run_pipeline(
         asset_selection=asset_selection,
         tags={"trigger": "cli", **(tags or {})},
     )
-    return summarize(result, blocking_checks=_blocking_checks(definitions))
+    planned = set(asset_selection or graph.materializable_asset_keys)
+    return summarize(
+        result,
+        blocking_checks=_blocking_checks(definitions),
+        planned={key.to_user_string() for key in planned},
+    )
 
 
 def _whole_multi_assets(graph: Any, keys: set[AssetKey]) -> set[AssetKey]:
@@ -132,11 +137,12 @@ def _blocking_checks(definitions: Any) -> set[tuple[str, str]]:
     return blocking
 
 
-def summarize(result: ExecuteInProcessResult, blocking_checks: set[tuple[str, str]]) -> RunSummary:
-    """Turn a run's events into a :class:`RunSummary`."""
+def summarize(
+    result: ExecuteInProcessResult, blocking_checks: set[tuple[str, str]], planned: set[str]
+) -> RunSummary:
+    """Turn a run's events into a :class:`RunSummary` (``planned``: the selected asset keys)."""
     summary = RunSummary(run_id=result.run_id, success=result.success)
     materialized: set[str] = set()
-    planned: set[str] = set()
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.event_specific_data.materialization
@@ -161,8 +167,6 @@ def summarize(result: ExecuteInProcessResult, blocking_checks: set[tuple[str, st
             )
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             summary.failed_steps.append(event.step_key or "?")
-        elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
-            planned.add(event.event_specific_data.asset_key.to_user_string())
     summary.skipped_assets = sorted(planned - materialized)
     return summary
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,12 @@ from customer_overview.spark import spark_session, stop_spark
 def make_settings(lakehouse_dir: Path) -> LakehouseSettings:
     """Embedded-default settings rooted at ``lakehouse_dir``, independent of the caller's env."""
     return load_settings(profile="local", lakehouse_dir=lakehouse_dir, env={})
+
+
+@pytest.fixture(scope="session")
+def new_lakehouse() -> Callable[[Path], LakehouseSettings]:
+    """Make embedded-default settings for a folder (for module-scoped lakehouses)."""
+    return make_settings
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +40,9 @@ def spark(session_settings: LakehouseSettings) -> Iterator[SparkSession]:
 def lakehouse(tmp_path: Path, spark: SparkSession) -> LakehouseSettings:
     """A fresh, empty lakehouse (own SQLite catalog and warehouse) for one test."""
     return make_settings(tmp_path / "lakehouse")
+
+
+@pytest.fixture
+def lake_spark(lakehouse: LakehouseSettings) -> SparkSession:
+    """A Spark session (same JVM) bound to the test's own ``lakehouse`` catalog."""
+    return spark_session(lakehouse)
