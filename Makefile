@@ -9,8 +9,8 @@ export LAKEHOUSE_DIR
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # System packages: Java runtime for Spark, the SQLite JDBC driver for Spark's Iceberg JDBC catalog,
-# and Chromium for screenshots of the HTML reports.
-DEBIAN_PACKAGES := default-jre-headless libxerial-sqlite-jdbc-java chromium
+# Chromium for screenshots of the HTML reports, and PostgreSQL + its JDBC driver for the
+# scale-out profile (`customer-overview cluster start` and its test).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-deps demo run test ui bench lint clean-lakehouse
@@ -22,6 +22,8 @@ system-deps:
 	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	[ -f /usr/share/java/sqlite-jdbc.jar ] || missing="$$missing libxerial-sqlite-jdbc-java"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
+	[ -f /usr/share/java/postgresql.jar ] || missing="$$missing libpostgresql-jdbc-java"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
@@ -57,3 +59,14 @@ lint: setup
 
 clean-lakehouse:
 	rm -rf $(LAKEHOUSE_DIR)
+
+# BI: Apache Superset in its own virtualenv (.venv-superset; it pins SQLAlchemy 1.4 / pandas 2.1),
+# three dashboards per consumer role group over $(LAKEHOUSE_DIR)/exports/<group>.duckdb.
+# Runs `make demo` first when nothing is published yet; prints the URL and the logins.
+.PHONY: bi bi-stop
+bi:
+	@[ -f $(LAKEHOUSE_DIR)/exports/restricted.duckdb ] || $(MAKE) demo
+	$(PYTHON) -m bi.superset up
+
+bi-stop:
+	$(PYTHON) -m bi.superset stop

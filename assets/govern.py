@@ -33,7 +33,7 @@ LEAK_CHECK = "no_pii_leak"
 
 def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -> AssetsDefinition:
     """One table per role group for ``output``, masked in one step."""
-    schema = output.schema
+    schema = output.entity_schema
     keys = {
         group.name: table_key(output.published_table(group.name))
         for group in manifest.consumers.role_groups
@@ -128,7 +128,7 @@ def access_matrix_markdown(manifest: DataProductManifest) -> tuple[str, str]:
     groups = role_groups(manifest)
     markdown_parts, html_parts = [], []
     for output in manifest.outputs:
-        tags = output.schema.column_tags()
+        tags = output.entity_schema.column_tags()
         if not any(tags.values()):
             continue
         matrix = access_matrix(policies, groups, tags, manifest.consumers.default_deny)

@@ -45,7 +45,7 @@ def raw_asset(schema: EntitySchema) -> AssetsDefinition:
         kinds={"spark", "iceberg", "csv"},
         owners=OWNERS,
         description=(
-            f"Raw {schema.entity} rows exactly as they landed in `landing/{schema.landing_folder}/`"
+            f"Raw {schema.entity} rows exactly as they landed in `landing/{schema.folder}/`"
             f" (text values, append-only), with the file and line each came from. Grain: one row"
             f" per distinct landed record version. Re-ingesting a file adds nothing."
         ),
@@ -57,7 +57,7 @@ def raw_asset(schema: EntitySchema) -> AssetsDefinition:
                 "field count); malformed lines are kept and quarantined by curation.",
             )
         ],
-        metadata={"landing_folder": f"landing/{schema.landing_folder}"},
+        metadata={"landing_folder": f"landing/{schema.folder}"},
     )
     def _ingest(
         context: AssetExecutionContext, config: IngestConfig, lakehouse: LakehouseResource
@@ -84,7 +84,6 @@ def raw_asset(schema: EntitySchema) -> AssetsDefinition:
             },
         )
 
-    _ingest.__name__ = f"ingest_{schema.entity}"
     return _ingest
 
 

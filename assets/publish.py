@@ -12,6 +12,7 @@ from dagster import (
 
 from assets.common import table_key
 from assets.govern import access_matrix_markdown
+from customer_overview.consume import export_duckdb
 from customer_overview.engine_configs import write_engine_configs
 from customer_overview.product import DataProductManifest
 from customer_overview.product_card import CheckLine, render_card, write_card
@@ -56,18 +57,19 @@ def publish_asset(manifest: DataProductManifest) -> AssetsDefinition:
             checks={f"{c.asset}:{c.check}": "passed" if c.passed else "failed" for c in checks},
             progress=context.log.info,
         )
+        exports = {
+            group.name: settings.lakehouse_dir / "exports" / f"{group.name}.duckdb"
+            for group in manifest.consumers.role_groups
+        }
+        for group, path in exports.items():
+            export_duckdb(settings, manifest, path, group, pin_snapshots=False)
         product_dir = settings.reports_dir / "product"
         connect = write_engine_configs(settings, product_dir / "connect")
-        customers = manifest.outputs[0].source_table
+        # The product's first output is the customer master: count it by country for the card.
+        customers = spark.table(settings.spark_table(manifest.outputs[0].source_table))
         rows_by_country = (
-            {
-                row.country: row["count"]
-                for row in spark.table(settings.spark_table(customers))
-                .groupBy("country")
-                .count()
-                .collect()
-            }
-            if "country" in spark.table(settings.spark_table(customers)).columns
+            {row.country: row["count"] for row in customers.groupBy("country").count().collect()}
+            if "country" in customers.columns
             else {}
         )
         matrix_md, _ = access_matrix_markdown(manifest)
@@ -103,6 +105,9 @@ def publish_asset(manifest: DataProductManifest) -> AssetsDefinition:
                     )
                 ),
                 "card_markdown": MetadataValue.path(str(card_md)),
+                "duckdb_exports": MetadataValue.md(
+                    "\n".join(f"- {group}: `{path}`" for group, path in exports.items())
+                ),
             }
         )
 

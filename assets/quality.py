@@ -123,7 +123,8 @@ def _rows_at_last_publish(lakehouse: LakehouseResource, schema: EntitySchema) ->
     from pyiceberg.expressions import EqualTo
 
     log = load_iceberg_table(settings, PUBLISH_LOG_TABLE)
-    rows = log.scan(row_filter=EqualTo("source_table", schema.curated_table)).to_arrow().to_pylist()
+    published = EqualTo("source_table", schema.curated_table)  # type: ignore[call-arg,arg-type]
+    rows = log.scan(row_filter=published).to_arrow().to_pylist()
     if not rows:
         return None
     latest = max(rows, key=lambda row: row["published_at"])

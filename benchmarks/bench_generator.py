@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 DEFAULT_SIZES = (100_000, 1_000_000)
-ENTITIES = ("customers", "products", "accounts", "transactions")
+ENTITIES = ("customers", "products", "accounts", "transactions", "campaigns")
 
 
 def measure(customers: int, months: int, seed: int) -> dict[str, float]:
@@ -58,14 +58,15 @@ def measure_in_subprocess(customers: int, months: int, seed: int) -> dict[str, f
 def format_table(results: list[dict[str, float]]) -> str:
     """Markdown table of the results."""
     header = (
-        "| customers | customer rows | account rows | transaction rows | total rows "
-        "| seconds | rows/s | peak RSS MB | output MB |"
+        "| customers | customer rows | account rows | transaction rows | campaign rows "
+        "| total rows | seconds | rows/s | peak RSS MB | output MB |"
     )
-    lines = [header, "|" + "|".join("---:" for _ in range(9)) + "|"]
+    lines = [header, "|" + "|".join("---:" for _ in range(10)) + "|"]
     for r in results:
         lines.append(
             f"| {r['customers']:,} | {r['customers_rows']:,} | {r['accounts_rows']:,} "
-            f"| {r['transactions_rows']:,} | {r['total_rows']:,} | {r['seconds']:.1f} "
+            f"| {r['transactions_rows']:,} | {r['campaigns_rows']:,} | {r['total_rows']:,} "
+            f"| {r['seconds']:.1f} "
             f"| {r['rows_per_second']:,.0f} | {r['peak_rss_mb']:,.0f} | {r['output_mb']:,.0f} |"
         )
     return "\n".join(lines)

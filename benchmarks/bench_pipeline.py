@@ -61,7 +61,7 @@ def _change_one_percent(landing: Path) -> int:
     return changed
 
 
-def run_stages(settings, label: str, rows_hint: int) -> list[tuple[str, str, int, float]]:  # noqa: ANN001
+def run_stages(settings, label: str, rows_hint: int) -> list[tuple[str, str, int, float]]:
     spark = spark_session(settings)
     manifest = load_manifest()
     output = manifest.output("customer_overview")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,10 +27,6 @@ err_console = Console(stderr=True)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.lakehouse_dir:
-        os.environ["LAKEHOUSE_DIR"] = args.lakehouse_dir
-    if args.profile:
-        os.environ["LAKEHOUSE_PROFILE"] = args.profile
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -41,6 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LakehouseError as exc:
         err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
         return 2
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Settings from the global options, falling back to the environment and the defaults."""
+    return load_settings(profile=args.profile, lakehouse_dir=args.lakehouse_dir)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,6 +116,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(handler=_export)
 
+    cluster = commands.add_parser(
+        "cluster", help="local scale-out environment: standalone Spark + private PostgreSQL"
+    )
+    cluster_commands = cluster.add_subparsers(dest="cluster_command", required=True)
+    cluster_start = cluster_commands.add_parser(
+        "start", help="start Spark (master + workers) and PostgreSQL"
+    )
+    cluster_start.add_argument("--workers", type=int, default=2)
+    cluster_start.add_argument("--worker-memory", default="1g")
+    cluster_start.set_defaults(handler=_cluster_start)
+    cluster_stop = cluster_commands.add_parser(
+        "stop", help="stop everything `cluster start` started"
+    )
+    cluster_stop.set_defaults(handler=_cluster_stop)
+    cluster_env = cluster_commands.add_parser(
+        "env", help='print the exports that select the cluster profile (eval "$(... cluster env)")'
+    )
+    cluster_env.set_defaults(handler=_cluster_env)
+
+    catalog = commands.add_parser("catalog", help="catalog administration")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    migrate = catalog_commands.add_parser(
+        "migrate",
+        help="register every table of this lakehouse's catalog in another profile's catalog",
+    )
+    migrate.add_argument("--to", required=True, dest="target_profile", help="target profile")
+    migrate.set_defaults(handler=_catalog_migrate)
+
     versions = commands.add_parser("versions", help="list the published versions of the product")
     versions.add_argument("--role", help="only this role group")
     versions.set_defaults(handler=_versions)
@@ -146,7 +174,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from customer_overview.runner import run_config_for, run_pipeline
 
-    settings = load_settings()
+    settings = _settings(args)
     console.print(
         f"Running the pipeline on [bold]{settings.lakehouse_dir}[/] (profile {settings.profile})"
     )
@@ -163,7 +191,7 @@ def _demo(args: argparse.Namespace) -> int:
     from customer_overview.runner import run_config_for, run_pipeline
     from generator import GeneratorConfig, generate
 
-    settings = load_settings()
+    settings = _settings(args)
     landing = settings.landing_dir
     if any(landing.glob("*/*.csv")):
         console.print(f"Landing folder {landing} already has files: not generating a new sample.")
@@ -180,7 +208,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _config_show(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = _settings(args)
     console.print_json(json.dumps(settings.redacted()))
     return 0
 
@@ -194,7 +222,7 @@ def _config_profiles(args: argparse.Namespace) -> int:
 def _tables(args: argparse.Namespace) -> int:
     from customer_overview.catalog import prepare_catalog
 
-    settings = load_settings()
+    settings = _settings(args)
     catalog = prepare_catalog(settings)
     table = Table(title=f"{settings.catalog_name}.{settings.namespace}")
     for column in ("table", "rows", "snapshot", "location"):
@@ -215,7 +243,7 @@ def _query(args: argparse.Namespace) -> int:
     from customer_overview.product import load_manifest
 
     columns, rows, version = query(
-        load_settings(), load_manifest(), args.sql, args.role, args.as_of
+        _settings(args), load_manifest(), args.sql, args.role, args.as_of
     )
     if args.format == "csv":
         import csv
@@ -240,7 +268,7 @@ def _export(args: argparse.Namespace) -> int:
     from customer_overview.product import load_manifest
 
     views = export_duckdb(
-        load_settings(), load_manifest(), args.path, args.role, pin_snapshots=not args.follow_latest
+        _settings(args), load_manifest(), args.path, args.role, pin_snapshots=not args.follow_latest
     )
     mode = "following the latest publish" if args.follow_latest else f"pinned to {views[0].version}"
     console.print(f"Wrote {args.path}: views {', '.join(v.name for v in views)} ({mode}).")
@@ -250,13 +278,67 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_folder(args: argparse.Namespace) -> Path:
+    return _settings(args).lakehouse_dir / "cluster"
+
+
+def _cluster_start(args: argparse.Namespace) -> int:
+    from customer_overview.local_cluster import start
+
+    state = start(_cluster_folder(args), workers=args.workers, worker_memory=args.worker_memory)
+    console.print(
+        f"Spark master {state.spark_master_url} (UI {state.spark_master_ui}), "
+        f"PostgreSQL catalog 127.0.0.1:{state.postgres_port}/lake; logs in {state.folder}/logs"
+    )
+    console.print(
+        'Use it: eval "$(customer-overview --lakehouse-dir '
+        f'{_settings(args).lakehouse_dir} cluster env)"'
+    )
+    return 0
+
+
+def _cluster_stop(args: argparse.Namespace) -> int:
+    from customer_overview.local_cluster import stop
+
+    stop(_cluster_folder(args))
+    console.print("Stopped.")
+    return 0
+
+
+def _cluster_env(args: argparse.Namespace) -> int:
+    import shlex
+
+    from customer_overview.local_cluster import ClusterState
+
+    for key, value in ClusterState.load(_cluster_folder(args)).profile_env().items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _catalog_migrate(args: argparse.Namespace) -> int:
+    from customer_overview.migration import migrate_catalog
+
+    source = _settings(args)
+    target = load_settings(profile=args.target_profile, lakehouse_dir=args.lakehouse_dir)
+    report = migrate_catalog(source, target)
+    console.print(
+        f"registered {len(report.registered)}, already current {len(report.already_current)}, "
+        f"conflicts {len(report.conflicts)}"
+    )
+    for name in report.conflicts:
+        console.print(
+            f"[red]conflict[/]: {name} exists in the target with another metadata location"
+        )
+    return 1 if report.conflicts else 0
+
+
 def _versions(args: argparse.Namespace) -> int:
     from customer_overview.consume import published_versions
 
     table = Table(title="Published versions")
     for column in ("version", "published_at", "run_id", "role_group", "table", "snapshot", "rows"):
         table.add_column(column)
-    for row in published_versions(load_settings(), args.role):
+    for row in published_versions(_settings(args), args.role):
         table.add_row(
             row["version"],
             f"{row['published_at']:%Y-%m-%d %H:%M:%S}",
@@ -299,7 +381,8 @@ def _print_summary(summary, settings) -> None:  # type: ignore[no-untyped-def]
         settings.sqlite_catalog_path if settings.catalog.type == "sqlite" else settings.catalog.uri
     )
     console.print(
-        f"Tables: catalog [bold]{settings.catalog_name}[/], namespace [bold]{settings.namespace}[/] "
+        f"Tables: catalog [bold]{settings.catalog_name}[/], "
+        f"namespace [bold]{settings.namespace}[/] "
         f"({catalog_location}); "
         f"warehouse {settings.warehouse}"
     )

@@ -177,7 +177,7 @@ class LakehouseSettings(_Frozen):
                 if self.catalog.password:
                     auth += ":" + self.catalog.password.get_secret_value()
                 auth += "@"
-            props |= {"type": "sql", "uri": f"postgresql+psycopg://{auth}{self._require_uri()}"}
+            props |= {"type": "sql", "uri": f"postgresql+psycopg2://{auth}{self._require_uri()}"}
         else:
             props |= {"type": "rest", "uri": self._require_uri()}
             if self.catalog.credential:

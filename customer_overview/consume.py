@@ -27,6 +27,7 @@ from customer_overview.config import LakehouseSettings
 from customer_overview.errors import LakehouseError
 from customer_overview.product import DataProductManifest
 from customer_overview.publishing import PUBLISH_LOG_TABLE
+from customer_overview.version_hint import local_path
 
 
 class ConsumptionError(LakehouseError):
@@ -73,7 +74,9 @@ def published_versions(
         log = catalog.load_table(settings.table_identifier(PUBLISH_LOG_TABLE))
     except NoSuchTableError:
         return []
-    scan = log.scan(row_filter=EqualTo("role_group", role_group)) if role_group else log.scan()
+    # PyIceberg's predicates are pydantic models whose constructor mypy cannot see through.
+    in_group = EqualTo("role_group", role_group) if role_group else None  # type: ignore[call-arg,arg-type]
+    scan = log.scan(row_filter=in_group) if in_group is not None else log.scan()
     rows = scan.to_arrow().to_pylist()
     return sorted(rows, key=lambda row: (row["published_at"], row["version"]))
 
@@ -128,10 +131,6 @@ def resolve_views(
     return views
 
 
-def _local_path(uri: str) -> str:
-    return re.sub(r"^file:(//)?", "", uri)
-
-
 def create_views(
     connection: duckdb.DuckDBPyConnection, views: list[PublishedView], pin_snapshots: bool = True
 ) -> None:
@@ -142,14 +141,17 @@ def create_views(
                 f"iceberg_scan('{view.metadata_location}', snapshot_from_id => {view.snapshot_id})"
             )
         else:
-            # Newest metadata file in the table folder; its main branch only moves on publish.
-            source = f"iceberg_scan('{view.table_location}', metadata_compression_codec => 'gzip')"
+            # The folder's version-hint.text, rewritten by every publish (write_version_hint).
+            source = (
+                f"iceberg_scan('{local_path(view.table_location)}', "
+                "metadata_compression_codec => 'gzip')"
+            )
         connection.execute(f'CREATE OR REPLACE VIEW "{view.name}" AS SELECT * FROM {source}')
 
 
 def restrict_to(connection: duckdb.DuckDBPyConnection, views: list[PublishedView]) -> None:
     """Allow file reads only under the role group's own tables, then lock the setting."""
-    folders = ", ".join(f"'{_local_path(view.table_location)}'" for view in views)
+    folders = ", ".join(f"'{local_path(view.table_location)}'" for view in views)
     connection.execute(f"SET allowed_directories = [{folders}]")
     connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
@@ -194,12 +196,11 @@ def export_duckdb(
     """
     views = resolve_views(settings, manifest, role_group)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
-    connection = duckdb_connection(str(path))
+    # Built next to the target and renamed over it: a BI tool never opens a half-written file.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    connection = duckdb_connection(str(partial))
     try:
-        if not pin_snapshots:
-            connection.execute("SET unsafe_enable_version_guessing = true")
         create_views(connection, views, pin_snapshots=pin_snapshots)
         connection.execute(
             "CREATE TABLE product_info AS SELECT * FROM (VALUES "
@@ -212,4 +213,5 @@ def export_duckdb(
         )
     finally:
         connection.close()
+    partial.replace(path)
     return views

@@ -31,6 +31,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampType
 
+from customer_overview.catalog_metadata import apply_table_metadata, tag_properties
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import (
     INGESTED_AT,
@@ -124,6 +125,7 @@ def ensure_curated_tables(
         comment=f"{schema.description} Grain: {schema.grain}",
         partition_sql=schema.partition_sql(),
     )
+    apply_table_metadata(settings, schema.curated_table, properties=tag_properties(schema))
     create_table_if_missing(
         spark,
         settings,
@@ -401,7 +403,7 @@ def _write_latest(
         )
         candidates = valid.withColumn("_current", F.lit(False)).unionByName(current)
     latest_first = Window.partitionBy(*key).orderBy(
-        F.col(schema.version_column).desc(),
+        F.col(schema.version).desc(),
         F.col(INGESTED_AT).desc(),
         F.col(SOURCE_FILE).desc(),
         F.col(SOURCE_LINE).desc(),
@@ -424,6 +426,7 @@ def _write_latest(
                 ).otherwise(0)
             ).alias("inserted"),
         ).first()
+        assert stats is not None  # a global aggregate always returns one row
         new_valid = int(stats.new_valid or 0)
         result.updated = int(stats.updated or 0)
         result.inserted = int(stats.inserted or 0)

@@ -19,7 +19,17 @@ from customer_overview.errors import SchemaDefinitionError
 from customer_overview.sql import sql_string
 
 SCHEMAS_DIR = Path(__file__).with_name("schemas")
-ENTITY_NAMES = ("customers", "products", "accounts", "transactions")
+# Landing entities, in dependency order (a table's references come before it).
+ENTITY_NAMES = ("customers", "products", "accounts", "transactions", "campaigns")
+# Consumption marts built from the curated entities (marts/).
+MART_NAMES = (
+    "transactions_monthly",
+    "customer_spend",
+    "customer_archetype",
+    "spend_by_segment",
+    "campaign_funnel",
+    "product_sales",
+)
 
 _SIMPLE_TYPES = {"string", "int", "bigint", "double", "boolean", "date", "timestamp"}
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
@@ -74,29 +84,48 @@ class PartitionField(_Frozen):
 
 
 class EntitySchema(_Frozen):
-    """The declaration of one entity (customers, products, accounts, transactions)."""
+    """One table family: a landing entity (raw, curated, quarantine tables) or a mart."""
 
     entity: str
-    landing_folder: str
+    kind: Literal["entity", "mart"] = "entity"
+    landing_folder: str | None = None
     table_prefix: str
     description: str
     grain: str
     key: tuple[str, ...] = Field(min_length=1)
-    version_column: str
+    version_column: str | None = None
     partition_by: tuple[PartitionField, ...] = ()
     columns: tuple[ColumnSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _columns_exist(self) -> EntitySchema:
+        if self.kind == "entity" and not (self.landing_folder and self.version_column):
+            raise ValueError("an entity needs landing_folder and version_column")
         names = [column.name for column in self.columns]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"duplicate columns: {duplicates}")
-        referenced = [*self.key, self.version_column, *(p.column for p in self.partition_by)]
+        referenced = [*self.key, *(p.column for p in self.partition_by)]
+        if self.version_column:
+            referenced.append(self.version_column)
         missing = [name for name in referenced if name not in names]
         if missing:
             raise ValueError(f"key/version/partition columns not declared: {missing}")
         return self
+
+    @property
+    def version(self) -> str:
+        """The version column of an entity (marts have none)."""
+        if self.version_column is None:
+            raise SchemaDefinitionError(f"{self.entity} is a mart: it has no version column")
+        return self.version_column
+
+    @property
+    def folder(self) -> str:
+        """The landing folder of an entity."""
+        if self.landing_folder is None:
+            raise SchemaDefinitionError(f"{self.entity} is a mart: it has no landing folder")
+        return self.landing_folder
 
     # ------------------------------------------------------------------------------ table names
     @property
@@ -105,7 +134,8 @@ class EntitySchema(_Frozen):
 
     @property
     def curated_table(self) -> str:
-        return f"{self.table_prefix}_dp"
+        """The curated table of an entity (``<prefix>_dp``), or the mart's table (``<prefix>``)."""
+        return f"{self.table_prefix}_dp" if self.kind == "entity" else self.table_prefix
 
     @property
     def quarantine_table(self) -> str:
@@ -137,6 +167,8 @@ class EntitySchema(_Frozen):
         business = [
             f"`{c.name}` {c.type} COMMENT {sql_string(c.description)}" for c in self.columns
         ]
+        if self.kind == "mart":
+            return ",\n  ".join(business)
         lineage = [
             f"`{SOURCE_FILE}` string COMMENT 'Landing file the row came from'",
             f"`{SOURCE_LINE}` bigint COMMENT 'Line of the landing file (header = line 1)'",
@@ -169,5 +201,10 @@ def load_entity(entity: str, schemas_dir: Path = SCHEMAS_DIR) -> EntitySchema:
 
 
 def all_entities() -> tuple[EntitySchema, ...]:
-    """Every entity in dependency order: customers, products, accounts, transactions."""
+    """Every landing entity in dependency order (customers, products, accounts, ...)."""
     return tuple(load_entity(name) for name in ENTITY_NAMES)
+
+
+def all_marts() -> tuple[EntitySchema, ...]:
+    """Every consumption mart."""
+    return tuple(load_entity(name) for name in MART_NAMES)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from customer_overview.catalog_metadata import apply_table_metadata, tag_properties
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
 from customer_overview.product import DataProductManifest, ProductOutput, RoleGroupSpec
@@ -94,7 +95,7 @@ def decisions_for(
     return resolve_columns(
         policies,
         group.tags,
-        column_tags_with_lineage(output.schema, columns),
+        column_tags_with_lineage(output.entity_schema, columns),
         default_deny=manifest.consumers.default_deny,
     )
 
@@ -115,7 +116,8 @@ def write_masked_outputs(
         decisions = decisions_for(manifest, policies, output, group, curated.columns)
         masked = apply_masks(curated, decisions)
         table = output.published_table(group.name)
-        replaced = _write_audit_branch(spark, settings, table, masked, output.schema)
+        replaced = _write_audit_branch(spark, settings, table, masked, output.entity_schema)
+        _describe_masked_table(settings, table, output, group, decisions, masked.columns)
         snapshot = _branch_snapshot(spark, settings, table, AUDIT_BRANCH)
         rows = spark.sql(
             f"SELECT count(*) AS n FROM {settings.spark_table(table)} "
@@ -136,6 +138,35 @@ def write_masked_outputs(
         )
         results.append(result)
     return results
+
+
+def _describe_masked_table(
+    settings: LakehouseSettings,
+    table: str,
+    output: ProductOutput,
+    group: RoleGroupSpec,
+    decisions: Mapping[str, ColumnDecision],
+    columns: list[str],
+) -> None:
+    """Column docs say how each column is shown; properties carry tags and masks."""
+    schema = output.entity_schema
+    descriptions = {column.name: column.description for column in schema.columns}
+    docs = {}
+    properties = tag_properties(schema, columns) | {
+        "role-group": group.name,
+        "role-group.tags": ",".join(group.tags),
+        "source-table": output.source_table,
+        "comment": f"{output.description} Masked for role group {group.name}.",
+    }
+    for name in columns:
+        decision = decisions[name]
+        description = descriptions.get(name, "Lineage column.")
+        if decision.reason != "untagged":
+            docs[name] = f"{description} [{decision.operator}: {decision.reason}]"
+            properties[f"masking.{name}"] = decision.operator
+        else:
+            docs[name] = description
+    apply_table_metadata(settings, table, column_docs=docs, properties=properties)
 
 
 def _write_audit_branch(
@@ -218,7 +249,7 @@ def scan_for_leaks(
     report = LeakReport(table=table, role_group=group.name, ref=ref)
     curated = spark.table(settings.spark_table(output.source_table))
     decisions = decisions_for(manifest, policies, output, group, curated.columns)
-    tags = column_tags_with_lineage(output.schema, curated.columns)
+    tags = column_tags_with_lineage(output.entity_schema, curated.columns)
     masked = spark.sql(f"SELECT * FROM {settings.spark_table(table)} VERSION AS OF '{ref}'")
     types = {f.name: f.dataType.simpleString() for f in curated.schema.fields}
     guarded = [
@@ -229,7 +260,7 @@ def scan_for_leaks(
     report.checked_columns = guarded
     if not guarded:
         return report
-    key = list(output.schema.key)
+    key = list(output.entity_schema.key)
     m = masked.select(
         *[F.col(quote(k)) for k in key], *[F.col(quote(c)).alias(f"m_{c}") for c in guarded]
     )

@@ -52,8 +52,9 @@ STRUCTURAL_ERROR = "_structural_error"
 RAW_LINE = "_raw_line"
 FILE_LOG_TABLE = "landing_file_log"
 
-# A comma that is outside double quotes: followed by an even number of quotes up to the end.
-_FIELD_SEPARATOR = r',(?=(?:[^"]*"[^"]*")*[^"]*$)'
+# A quoted field (an escaped quote "" splits it in two matches, which also vanish): removing every
+# quoted field leaves exactly the separating commas, in linear time.
+_QUOTED_FIELD = r'"[^"]*"'
 _NULL_MARKER = "\u0000"
 _FIELD_JOIN = "\u0001"
 
@@ -340,7 +341,8 @@ def _parse_layout(
     ddl = ", ".join(f"{name} string" for name in field_names)
     parsed = F.from_csv(F.col("value"), ddl, {"mode": "PERMISSIVE", "escape": '"', "quote": '"'})
     by_name = {name: f"_f{position}" for position, name in enumerate(layout)}
-    fields = F.size(F.split(F.col("value"), _FIELD_SEPARATOR, -1))
+    unquoted = F.regexp_replace("value", _QUOTED_FIELD, "")
+    fields = F.length(unquoted) - F.length(F.regexp_replace(unquoted, ",", "")) + 1
     quotes = F.length(F.col("value")) - F.length(F.regexp_replace("value", '"', ""))
     structural = (
         F.when(
@@ -401,7 +403,7 @@ def _raw_struct(schema: EntitySchema) -> StructType:
 
 # ----------------------------------------------------------------------------------- writing
 def _match_columns(schema: EntitySchema) -> list[str]:
-    return [*schema.key, schema.version_column]
+    return [*schema.key, schema.version]
 
 
 def _drop_duplicates_within_batch(batch: DataFrame, schema: EntitySchema) -> DataFrame:

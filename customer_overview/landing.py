@@ -59,7 +59,7 @@ class HeaderCheck:
 
 def list_landing_files(landing_dir: Path, schema: EntitySchema) -> list[LandingFile]:
     """Every ``*.csv`` of the entity's landing folder, sorted by name (= arrival order)."""
-    folder = landing_dir / schema.landing_folder
+    folder = landing_dir / schema.folder
     if not folder.is_dir():
         return []
     files = []

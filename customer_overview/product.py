@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from customer_overview.entities import ENTITY_NAMES, EntitySchema, load_entity
+from customer_overview.entities import ENTITY_NAMES, MART_NAMES, EntitySchema, load_entity
 from customer_overview.errors import ManifestError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -98,18 +98,19 @@ class ProductOutput(_Strict):
     @field_validator("entity")
     @classmethod
     def _known_entity(cls, entity: str) -> str:
-        if entity not in ENTITY_NAMES:
-            raise ValueError(f"unknown entity {entity!r} (known: {', '.join(ENTITY_NAMES)})")
+        known = (*ENTITY_NAMES, *MART_NAMES)
+        if entity not in known:
+            raise ValueError(f"unknown entity {entity!r} (known: {', '.join(known)})")
         return entity
 
     @property
-    def schema(self) -> EntitySchema:
+    def entity_schema(self) -> EntitySchema:
         return load_entity(self.entity)
 
     @property
     def source_table(self) -> str:
         """The curated table the output is masked from."""
-        return self.schema.curated_table
+        return self.entity_schema.curated_table
 
     def published_table(self, role_group: str) -> str:
         return f"{self.source_table}__{role_group}"
@@ -177,7 +178,11 @@ class DataProductManifest(_Strict):
         if duplicates:
             raise ValueError(f"duplicate outputs {duplicates}")
         input_entities = {item.entity for item in self.inputs}
-        orphaned = [o.name for o in self.outputs if o.entity not in input_entities]
+        orphaned = [
+            o.name
+            for o in self.outputs
+            if o.entity in ENTITY_NAMES and o.entity not in input_entities
+        ]
         if orphaned:
             raise ValueError(f"outputs {orphaned} have no input of their entity")
         return self

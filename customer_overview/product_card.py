@@ -59,7 +59,7 @@ def render_card(
         for output in manifest.outputs:
             if output.name in output_names:
                 lines.append(
-                    f"{item.ref} -> {output.schema.raw_table} -> {output.source_table} -> "
+                    f"{item.ref} -> {output.entity_schema.raw_table} -> {output.source_table} -> "
                     f"{output.source_table}__{{{','.join(group_names)}}}"
                 )
     lines += ["```", "", "## Outputs", ""]
@@ -83,7 +83,7 @@ def render_card(
         )
     lines += ["", "## Schemas", ""]
     for output in manifest.outputs:
-        schema = output.schema
+        schema = output.entity_schema
         lines += [f"### {output.name}", "", output.description, "", f"Grain: {schema.grain}", ""]
         lines += ["| column | type | tags | description |", "|---|---|---|---|"]
         for column in schema.columns:
@@ -134,7 +134,7 @@ def _how_to_query(
 def write_card(markdown: str, folder: Path, version: str) -> tuple[Path, Path]:
     """Write ``product_card.md`` / ``.html`` (latest) and a copy per version; returns the latest."""
     folder.mkdir(parents=True, exist_ok=True)
-    page = _html_page(f"customer-overview-dp {version}", mistune.html(markdown))
+    page = _html_page(f"customer-overview-dp {version}", str(mistune.html(markdown)))
     safe_version = version.replace("+", "_")
     for stem in ("product_card", f"product_card_{safe_version}"):
         (folder / f"{stem}.md").write_text(markdown, encoding="utf-8")

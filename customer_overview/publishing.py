@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from customer_overview.catalog_metadata import apply_table_metadata
 from customer_overview.config import LakehouseSettings
 from customer_overview.errors import PublishError
 from customer_overview.governance import AUDIT_BRANCH, product_policies, scan_for_leaks
@@ -32,6 +33,7 @@ from customer_overview.tables import (
     row_count,
     table_exists,
 )
+from customer_overview.version_hint import write_version_hint
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +166,20 @@ def publish(
         snapshot = current_snapshot_id(spark, settings, table)
         if snapshot is None:
             raise PublishError(f"{table}: no snapshot on main after fast-forward")
+        apply_table_metadata(
+            settings,
+            table,
+            properties={
+                "product.name": manifest.name,
+                "product.version": version,
+                "product.domain": manifest.domain,
+                "product.owner": f"{manifest.owner.name} <{manifest.owner.email}>",
+                "product.support": manifest.support.contact,
+                "product.freshness": manifest.freshness.expectation,
+                "product.published-at": result.published_at.isoformat(),
+                "product.run-id": run_id,
+            },
+        )
         for tag in (version_tag(version), run_tag(run_id)):
             spark.sql(
                 f"ALTER TABLE {qualified} CREATE OR REPLACE TAG `{tag}` AS OF VERSION {snapshot}"
@@ -181,6 +197,9 @@ def publish(
         )
         progress(f"{table}: published snapshot {snapshot} as {version_tag(version)}")
     _append_log(spark, settings, manifest, result)
+    # Last: folder-based readers (DuckDB exports, BI tools) move to this version only now.
+    for published in result.tables:
+        write_version_hint(settings, published.table)
     progress(f"{manifest.name} {version} published ({len(result.tables)} tables)")
     return result
 

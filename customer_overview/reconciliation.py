@@ -55,7 +55,7 @@ def reconcile(
 ) -> Reconciliation:
     """Classify every raw row; ``lost`` must be 0."""
     key = list(schema.key)
-    version = schema.version_column
+    version = schema.version
     raw = spark.table(settings.spark_table(schema.raw_table))
     typed_version, _ = typed_column(schema.column(version))
     raw = raw.select(

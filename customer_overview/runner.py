@@ -8,8 +8,9 @@ so every headless run shows up in the UI's run history.
 from __future__ import annotations
 
 import os
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from dagster import (
     AssetCheckSeverity,
@@ -19,6 +20,8 @@ from dagster import (
     DagsterInstance,
     ExecuteInProcessResult,
 )
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
+from dagster._core.events import StepMaterializationData
 
 from customer_overview.config import LakehouseSettings
 from customer_overview.errors import ConfigurationError
@@ -117,7 +120,7 @@ def run_pipeline(
     )
 
 
-def _whole_multi_assets(graph: Any, keys: set[AssetKey]) -> set[AssetKey]:
+def _whole_multi_assets(graph: Any, keys: AbstractSet[AssetKey]) -> set[AssetKey]:
     """Add the sibling outputs of multi-assets that cannot be split (curated + quarantine)."""
     expanded = set(keys)
     for key in keys:
@@ -145,14 +148,17 @@ def summarize(
     materialized: set[str] = set()
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            materialization = event.event_specific_data.materialization
+            materialization = cast(
+                StepMaterializationData, event.event_specific_data
+            ).materialization
             asset = materialization.asset_key.to_user_string()
             materialized.add(asset)
             metadata = {key: value.value for key, value in materialization.metadata.items()}
             rows = metadata.get("dagster/row_count")
-            summary.materialized.append(AssetOutcome(asset, rows, metadata))
+            count = rows if isinstance(rows, int) else None
+            summary.materialized.append(AssetOutcome(asset, count, metadata))
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
+            evaluation = cast(AssetCheckEvaluation, event.event_specific_data)
             asset = evaluation.asset_key.to_user_string()
             summary.checks.append(
                 CheckOutcome(

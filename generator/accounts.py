@@ -10,6 +10,7 @@ has one; a customer holds 1 to 5 accounts in all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
@@ -56,9 +57,9 @@ CURRENCY = "INR"
 _NONE = -1
 _NO_DATE = np.iinfo(np.int64).min
 _PRODUCT_TYPE_OF = np.array([PRODUCT_TYPES.index(p.product_type) for p in CATALOGUE])
-_CASA = PRODUCT_TYPES.index(ProductType.CASA)
-_CARD = PRODUCT_TYPES.index(ProductType.CREDIT_CARD)
-_LOAN = PRODUCT_TYPES.index(ProductType.LOAN)
+_CASA = CASA_TYPE = PRODUCT_TYPES.index(ProductType.CASA)
+_CARD = CARD_TYPE = PRODUCT_TYPES.index(ProductType.CREDIT_CARD)
+_LOAN = LOAN_TYPE = PRODUCT_TYPES.index(ProductType.LOAN)
 _INSURANCE = PRODUCT_TYPES.index(ProductType.INSURANCE)
 AUDIENCES: tuple[Audience, ...] = tuple(Audience)
 
@@ -89,6 +90,29 @@ class _ProductChoice:
 
 _PRIMARY_CHOICES = {a: _ProductChoice.of(a, primary_only=True) for a in AUDIENCES}
 _OTHER_CHOICES = {a: _ProductChoice.of(a, primary_only=False) for a in AUDIENCES}
+NO_TYPE = -1  # no restriction in `choose_products`' only_type
+
+
+def type_mask(*product_types: int) -> int:
+    """Bit mask of `PRODUCT_TYPES` indices, for `choose_products`' excluded_types."""
+    mask = 0
+    for product_type in product_types:
+        mask |= 1 << product_type
+    return mask
+
+
+@cache
+def _restricted_choice(audience: Audience, only_type: int, excluded_types: int) -> _ProductChoice:
+    """Non-primary products of `audience` of type `only_type`, of no type in `excluded_types`."""
+    base = _OTHER_CHOICES[audience]
+    types = _PRODUCT_TYPE_OF[base.codes]
+    keep = (excluded_types >> types) & 1 == 0
+    if only_type != NO_TYPE:
+        keep &= types == only_type
+    if not keep.any():
+        raise ValueError(f"no {audience} product fits only={only_type} excluded={excluded_types}")
+    weights = base.probabilities[keep]
+    return _ProductChoice(base.codes[keep], weights / weights.sum())
 
 
 @dataclass(frozen=True)
@@ -132,6 +156,51 @@ def account_counts(rng: np.random.Generator, size: int, mean: float) -> np.ndarr
     return (1 + extra).astype(np.int64)
 
 
+def choose_products(
+    rng: np.random.Generator,
+    audience: np.ndarray,
+    slot: np.ndarray,
+    *,
+    only_type: np.ndarray | None = None,
+    excluded_types: np.ndarray | None = None,
+) -> np.ndarray:
+    """Product code per new account: slot 0 a primary CASA product, others any of the audience's.
+
+    Args:
+        rng: Random stream.
+        audience: Owner's index into `AUDIENCES`, per account.
+        slot: Position among the owner's accounts.
+        only_type: Per account, the `PRODUCT_TYPES` index the product must have,
+            or `NO_TYPE` (persona shaping: a Recovering Credit User's loan).
+            Applies to non-primary slots only.
+        excluded_types: Per account, a `type_mask` of types the product must
+            not have, or 0 (e.g. no card for a Self Aware Avoider). Non-primary
+            slots only.
+
+    Returns:
+        Index into `CATALOGUE` per account (int8).
+    """
+    size = len(audience)
+    only = np.full(size, NO_TYPE, dtype=np.int64) if only_type is None else np.asarray(only_type)
+    excluded = np.zeros(size, dtype=np.int64) if excluded_types is None else excluded_types
+    restricted = (slot != 0) & ((only != NO_TYPE) | (excluded != 0))
+    product = np.zeros(size, dtype=np.int8)
+    for audience_code, audience_name in enumerate(AUDIENCES):
+        for primary, choices in ((True, _PRIMARY_CHOICES), (False, _OTHER_CHOICES)):
+            rows = (audience == audience_code) & ((slot == 0) == primary) & ~restricted
+            choice = choices[audience_name]
+            product[rows] = choice.codes[categorical(rng, choice.probabilities, int(rows.sum()))]
+        in_audience = restricted & (audience == audience_code)
+        if not in_audience.any():
+            continue
+        pairs = np.unique(np.stack([only[in_audience], excluded[in_audience]]), axis=1)
+        for only_code, excluded_code in pairs.T:
+            rows = in_audience & (only == only_code) & (excluded == excluded_code)
+            choice = _restricted_choice(audience_name, int(only_code), int(excluded_code))
+            product[rows] = choice.codes[categorical(rng, choice.probabilities, int(rows.sum()))]
+    return product
+
+
 def open_accounts(
     rng: np.random.Generator,
     *,
@@ -140,6 +209,8 @@ def open_accounts(
     audience: np.ndarray,
     slot: np.ndarray,
     opened_at: np.ndarray,
+    product: np.ndarray | None = None,
+    excluded_types: np.ndarray | None = None,
 ) -> AccountFrame:
     """Open one account per element, Active, with product-specific attributes.
 
@@ -150,17 +221,17 @@ def open_accounts(
         audience: Owner's index into `AUDIENCES`.
         slot: Position among the owner's accounts; slot 0 gets a primary CASA product.
         opened_at: Opening time (epoch seconds); also created_at and modified_at.
+        product: Index into `CATALOGUE` per account; drawn with `choose_products`
+            if None.
+        excluded_types: Passed to `choose_products` when `product` is None.
 
     Returns:
         The new accounts.
     """
     size = len(owner)
-    product = np.zeros(size, dtype=np.int8)
-    for audience_code, audience_name in enumerate(AUDIENCES):
-        for primary, choices in ((True, _PRIMARY_CHOICES), (False, _OTHER_CHOICES)):
-            rows = (audience == audience_code) & ((slot == 0) == primary)
-            choice = choices[audience_name]
-            product[rows] = choice.codes[categorical(rng, choice.probabilities, int(rows.sum()))]
+    if product is None:
+        product = choose_products(rng, audience, slot, excluded_types=excluded_types)
+    product = np.asarray(product, dtype=np.int8)
 
     product_type = _PRODUCT_TYPE_OF[product]
     low = np.array([(p.limit_or_amount or (0, 0))[0] for p in CATALOGUE])[product]
@@ -231,7 +302,11 @@ def age_initial_statuses(
 
 
 def apply_update(
-    rng: np.random.Generator, accounts: AccountFrame, rows: np.ndarray, modified_at: np.ndarray
+    rng: np.random.Generator,
+    accounts: AccountFrame,
+    rows: np.ndarray,
+    modified_at: np.ndarray,
+    frozen_status: np.ndarray | None = None,
 ) -> None:
     """Change the balance (and for some the status) of `rows` in place.
 
@@ -240,6 +315,9 @@ def apply_update(
         accounts: The chunk's accounts, modified in place.
         rows: Indices of non-Closed accounts to change.
         modified_at: New modified_at per row, later than the current one.
+        frozen_status: Per row of `rows`, True if only the balance may change
+            (persona shaping: a Recovering Credit User's loan, a Prosperous
+            customer's primary CASA account).
     """
     size = len(rows)
     product_type = accounts.product_type[rows]
@@ -255,6 +333,8 @@ def apply_update(
     )
     status = accounts.status[rows]
     change_status = rng.random(size) < STATUS_CHANGE_SHARE
+    if frozen_status is not None:
+        change_status &= ~frozen_status
     close_share = np.where(status == ACTIVE, ACTIVE_TO_CLOSED_SHARE, DORMANT_TO_CLOSED_SHARE)
     reopened_or_dormant = np.where(status == ACTIVE, DORMANT, ACTIVE)
     new_status = np.where(

@@ -16,6 +16,11 @@ Per month m (brief, "Change feed"):
   status); ~1 % of customers open another account; new customers' accounts.
 - transactions: the month's transactions plus settlements (Pending -> Posted)
   of the previous month's pending ones.
+- campaigns: the funnel events of the customers the campaign reaches this month.
+
+Every customer has a latent persona (personas.py), derived once the chunk's
+customers and first accounts are drawn; it shapes their accounts, later
+changes, transactions and campaign journey, and is never written.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from generator import accounts as acc
+from generator import campaigns, personas
 from generator.accounts import AccountFrame
 from generator.customers import (
     CustomerFrame,
@@ -36,7 +42,7 @@ from generator.customers import (
     render_customers,
 )
 from generator.encoding import join_fields
-from generator.plan import ACCOUNTS, CUSTOMERS, TRANSACTIONS, Chunk, RunPlan
+from generator.plan import ACCOUNTS, CAMPAIGNS, CUSTOMERS, TRANSACTIONS, Chunk, RunPlan
 from generator.pools import SectionedPool, TextPools
 from generator.products import Audience
 from generator.reference import ACTIVE, DECEASED, PERSONAL
@@ -84,6 +90,7 @@ class Piece:
         fields: Encoded columns of the distinct rows (duplicates excluded), from
             which malformed rows are derived.
         counts: Composition of `lines`.
+        funnel: Campaign events only: events per funnel stage.
     """
 
     entity: str
@@ -92,13 +99,17 @@ class Piece:
     lines: pa.Array
     fields: dict[str, pa.Array]
     counts: PieceCounts = field(default_factory=PieceCounts)
+    funnel: np.ndarray | None = None
 
 
 class ChunkSimulation:
     """The life of one chunk of customers over the run.
 
     State between months: the latest delivered version of every customer and
-    account of the chunk, and the previous month's pending transactions.
+    account of the chunk, the previous month's pending transactions and each
+    customer's running transaction counts. Fixed at the start: each customer's
+    latent persona and what follows from it (constraints on changes,
+    transaction behaviour, campaign journey).
     """
 
     _pending: TransactionFrame
@@ -122,7 +133,13 @@ class ChunkSimulation:
         # table's MERGE on (cust_id, modified_at) relies on.
         self._late_after = np.zeros(len(self._customers), dtype=np.int64)
         self._late_sent = np.zeros(len(self._customers), dtype=bool)
+        self._audience = _audiences(self._customers)
         self._accounts = self._open_first_accounts()
+
+    @property
+    def personas(self) -> np.ndarray:
+        """Latent persona (`personas.Persona` code) per customer of the chunk."""
+        return self._personas
 
     def pieces(self) -> Iterator[Piece]:
         """The chunk's pieces of every file, in arrival order (batch by batch)."""
@@ -131,6 +148,32 @@ class ChunkSimulation:
         yield self._initial_transaction_piece()
         for month in range(1, self._config.months + 1):
             yield from self._month_pieces(month)
+
+    def _derive_personas(self, accounts: AccountFrame, natural_balance: np.ndarray) -> AccountFrame:
+        """Personas of the chunk's customers and what follows from them; the shaped accounts."""
+        rng = self._stream(Stream.PERSONAS)
+        customers, config = self._customers, self._config
+        self._personas = personas.assign_personas(rng, customers, accounts, self._audience)
+        horizon = np.where(
+            self._arrival == 0, self._plan.snapshot_at, self._window_ends[self._arrival]
+        )
+        accounts = personas.shape_accounts(
+            rng, customers, accounts, self._personas, self._audience, natural_balance, horizon
+        )
+        self._constraints = personas.update_constraints(customers, self._personas)
+        self._activity = personas.customer_activity(
+            rng, customers, self._personas, config.transactions_per_customer_month
+        )
+        self._excluded_account_types = personas.excluded_account_types(customers, self._personas)
+        self._campaign = campaigns.plan_campaign(
+            self._stream(Stream.CAMPAIGN),
+            customers,
+            self._personas,
+            self._arrival,
+            config.months,
+            self._plan.snapshot_at,
+        )
+        return accounts
 
     def _month_pieces(self, month: int) -> Iterator[Piece]:
         """Month m's customers, accounts and transactions pieces."""
@@ -166,6 +209,21 @@ class ChunkSimulation:
             render_transactions(TransactionFrame.concat([settled, transactions]), self._merchants),
             PieceCounts(updates=len(settled), new_keys=len(transactions)),
         )
+        yield self._campaign_piece(window)
+
+    def _campaign_piece(self, window: MonthWindow) -> Piece:
+        """The funnel events of customers reached this month (alive after its changes)."""
+        events = campaigns.draw_events(
+            self._stream(Stream.CAMPAIGN, window.month), self._campaign, self._customers, window
+        )
+        piece = self._piece(
+            CAMPAIGNS,
+            self._plan.month_batch(window.month),
+            campaigns.render_events(events, campaigns.campaign_id(self._config.start_date)),
+            PieceCounts(new_keys=len(events)),
+        )
+        piece.funnel = campaigns.funnel_counts(events)
+        return piece
 
     def _stream(self, stream: Stream, month: int = 0) -> np.random.Generator:
         return random_stream(self._config.seed, stream, self._chunk.index, month)
@@ -259,6 +317,7 @@ class ChunkSimulation:
             updated,
             rng.integers(window.start, window.end, len(updated)),
             self._pools,
+            self._constraints,
         )
         self._late_after[updated] = window.start
         self._late_sent[updated] = False
@@ -307,12 +366,12 @@ class ChunkSimulation:
         share = min(1.0, wanted / len(candidates)) if len(candidates) else 0.0
         rows = candidates[rng.random(len(candidates)) < share]
         self._late_sent[rows] = True
-        return late_versions(rng, customers, rows, after[rows])
+        return late_versions(rng, customers, rows, after[rows], self._constraints)
 
     # --- accounts --------------------------------------------------------------------
 
     def _open_first_accounts(self) -> AccountFrame:
-        """Every customer's accounts as of their first delivery."""
+        """Every customer's accounts as of their first delivery, shaped by their persona."""
         rng = self._stream(Stream.ACCOUNTS)
         customers = self._customers
         counts = acc.account_counts(rng, len(customers), self._config.accounts_per_customer)
@@ -330,14 +389,15 @@ class ChunkSimulation:
             rng,
             owner=owner,
             customer_ordinal=customers.ordinal[owner],
-            audience=_audiences(customers)[owner],
+            audience=self._audience[owner],
             slot=slot,
             opened_at=np.where(slot == 0, first_opened, rng.integers(created, horizon)),
         )
+        natural_balance = accounts.balance.copy()
         acc.age_initial_statuses(
             rng, accounts, np.flatnonzero(arrival == 0), self._plan.snapshot_at
         )
-        return accounts
+        return self._derive_personas(accounts, natural_balance)
 
     def _account_month_piece(self, month: int, window: MonthWindow) -> Piece:
         rng = self._stream(Stream.ACCOUNT_CHANGES, month)
@@ -347,7 +407,11 @@ class ChunkSimulation:
         )
         changed = delivered[rng.random(len(delivered)) < self._config.update_rate]
         acc.apply_update(
-            rng, accounts, changed, rng.integers(window.start, window.end, len(changed))
+            rng,
+            accounts,
+            changed,
+            rng.integers(window.start, window.end, len(changed)),
+            personas.frozen_account_status(accounts, self._personas)[changed],
         )
 
         held = np.bincount(accounts.owner, minlength=len(customers))
@@ -361,9 +425,10 @@ class ChunkSimulation:
             rng,
             owner=openers,
             customer_ordinal=customers.ordinal[openers],
-            audience=_audiences(customers)[openers],
+            audience=self._audience[openers],
             slot=held[openers],
             opened_at=rng.integers(window.start, window.end, len(openers)),
+            excluded_types=self._excluded_account_types[openers],
         )
         of_new_customers = np.flatnonzero(self._arrival[accounts.owner] == month)
         rows = AccountFrame.concat(
@@ -386,7 +451,7 @@ class ChunkSimulation:
             self._accounts,
             eligible,
             window,
-            self._config.transactions_per_customer_month,
+            self._activity,
             self._merchants,
             may_stay_pending=window.month < self._config.months,
         )

@@ -125,7 +125,21 @@ def format_summary(manifest: dict[str, Any], out_dir: Path, seconds: float) -> s
         f"wrote {total_rows:,} rows in {total_files} files to {out_dir} "
         f"in {seconds:.1f} s ({rate:,.0f} rows/s)"
     )
+    funnel = manifest["entities"].get("campaigns", {}).get("funnel")
+    if funnel:
+        lines.extend(["", *format_funnel(funnel)])
     return "\n".join(lines)
+
+
+def format_funnel(funnel: dict[str, int]) -> list[str]:
+    """The `campaigns` table: customers per funnel stage, and their share of those reached."""
+    header = f"{'campaigns':<24}{'customers':>12}{'of reached':>12}"
+    lines = [header, "-" * len(header)]
+    reached = next(iter(funnel.values()), 0)
+    for stage, customers in funnel.items():
+        share = f"{customers / reached:.1%}" if reached else "-"
+        lines.append(f"{stage:<24}{customers:>12,}{share:>12}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -316,12 +316,41 @@ def draw_customers(
     )
 
 
+@dataclass(frozen=True)
+class UpdateConstraints:
+    """What a customer's changes must preserve, per row of the chunk's CustomerFrame.
+
+    Set by the latent personas (see personas.py) so that a later version of a
+    customer still shows the persona's credit profile.
+
+    Attributes:
+        cibil_low, cibil_high: A redrawn CIBIL score stays in [low, high];
+            `NONE` (-1) where the score is free (the seed's 3 % / 97 % draw).
+        keep_affluence: The affluence level never changes (a drawn affluence
+            change becomes a CIBIL refresh instead).
+    """
+
+    cibil_low: np.ndarray
+    cibil_high: np.ndarray
+    keep_affluence: np.ndarray
+
+    def banded_scores(
+        self, rng: np.random.Generator, rows: np.ndarray, scores: np.ndarray
+    ) -> np.ndarray:
+        """`scores` of `rows`, redrawn inside the row's band where it has one."""
+        low, high = self.cibil_low[rows], self.cibil_high[rows]
+        banded = low != NONE
+        inside = rng.integers(np.where(banded, low, 0), np.where(banded, high, 0) + 1)
+        return np.where(banded, inside, scores)
+
+
 def apply_update(
     rng: np.random.Generator,
     customers: CustomerFrame,
     rows: np.ndarray,
     modified_at: np.ndarray,
     pools: TextPools,
+    constraints: UpdateConstraints | None = None,
 ) -> None:
     """Change `rows` of `customers` in place as of `modified_at`.
 
@@ -336,6 +365,7 @@ def apply_update(
         rows: Indices of the customers to change.
         modified_at: New modified_at per row, later than the current one.
         pools: The run's text pools.
+        constraints: Persona constraints on the new values (None: none).
     """
     size = len(rows)
     changes = rng.random((5, size)) < np.array(
@@ -347,6 +377,11 @@ def apply_update(
             [AFFLUENCE_CHANGE_SHARE],
         ]
     )
+    if constraints is not None:
+        # An affluence change of a customer whose affluence is fixed becomes a bureau refresh.
+        keep = constraints.keep_affluence[rows]
+        changes[3] |= changes[4] & keep
+        changes[4] &= ~keep
     # A credit-bureau refresh is the most common change; use it when none was drawn.
     changes[3] |= ~changes.any(axis=0)
     address, risk, status, cibil, affluence = changes
@@ -373,6 +408,8 @@ def apply_update(
     # cibil_check_date within 42 days of the record); the score itself changes
     # only for the CIBIL group.
     score, check_day = _cibil(rng, to_days(modified_at))
+    if constraints is not None:
+        score = constraints.banded_scores(rng, rows, score)
     customers.cibil_score[rows[cibil]] = score[cibil]
     customers.cibil_check_day[rows] = check_day
 
@@ -384,6 +421,7 @@ def late_versions(
     customers: CustomerFrame,
     rows: np.ndarray,
     after: np.ndarray,
+    constraints: UpdateConstraints | None = None,
 ) -> CustomerFrame:
     """Versions of `rows` dated before their latest delivered version.
 
@@ -398,6 +436,7 @@ def late_versions(
         rows: Customers to re-send a version of.
         after: Per row, a time the late version must be later than (at least
             created_at); at least 2 s before the current modified_at.
+        constraints: Persona constraints on the re-drawn CIBIL score (None: none).
 
     Returns:
         One older version per row.
@@ -406,6 +445,8 @@ def late_versions(
     late.modified_at[:] = rng.integers(after + 1, late.modified_at)
     late.risk_category[:] = _other_code(rng, late.risk_category, 3)
     late.cibil_score[:], late.cibil_check_day[:] = _cibil(rng, to_days(late.modified_at))
+    if constraints is not None:
+        late.cibil_score[:] = constraints.banded_scores(rng, rows, late.cibil_score)
     # Minors are Active (seed); the customer may have been one at the older date.
     late.status[late.is_minor_at(late.modified_at)] = ACTIVE
     return late

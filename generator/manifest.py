@@ -17,6 +17,8 @@ Written to `<out_dir>/manifest.json` (sorted keys, indent 2). Per entity:
   what the curated latest-per-key table must hold.
 - distinct_keys: distinct non-empty keys in all rows (malformed rows' fresh
   keys included).
+- funnel (campaigns only): {stage: distinct customers reaching it}, stages in
+  funnel order.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from generator.campaigns import FUNNEL_STAGES
 from generator.changefeed import PieceCounts
 from generator.config import GeneratorConfig
 from generator.plan import ENTITIES
 from generator.writer import DropFile
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 MANIFEST_FILE_NAME = "manifest.json"
 
 KEY_COLUMNS: dict[str, str] = {
@@ -39,6 +44,7 @@ KEY_COLUMNS: dict[str, str] = {
     "products": "product_id",
     "accounts": "account_id",
     "transactions": "transaction_id",
+    "campaigns": "event_id",
 }
 VERSION_COLUMN = "modified_at"
 
@@ -49,9 +55,12 @@ class EntityTally:
 
     counts: PieceCounts = field(default_factory=PieceCounts)
     bad_rows: dict[str, int] = field(default_factory=dict)
+    funnel: np.ndarray | None = None
 
-    def add(self, counts: PieceCounts) -> None:
-        """Add a piece's composition."""
+    def add(self, counts: PieceCounts, funnel: np.ndarray | None = None) -> None:
+        """Add a piece's composition (and, for campaign events, its events per stage)."""
+        if funnel is not None:
+            self.funnel = funnel.copy() if self.funnel is None else self.funnel + funnel
         self.counts.initial_rows += counts.initial_rows
         self.counts.updates += counts.updates
         self.counts.new_keys += counts.new_keys
@@ -107,6 +116,13 @@ def build_manifest(
         entry = tallies[entity].summary([f for f in files if f.entity == entity])
         entry["key_column"] = KEY_COLUMNS[entity]
         entry["version_column"] = VERSION_COLUMN
+        if entity == "campaigns":
+            funnel = tallies[entity].funnel
+            if funnel is None:
+                funnel = np.zeros(len(FUNNEL_STAGES), dtype=np.int64)
+            entry["funnel"] = {
+                stage: int(n) for stage, n in zip(FUNNEL_STAGES, funnel, strict=True)
+            }
         entities[entity] = entry
     return {
         "generator_version": GENERATOR_VERSION,

@@ -6,7 +6,8 @@ by batch gives the order in which a landing zone would receive them):
 - batches 1..K: the initial load at start_date, customers split into K files by
   contiguous cust_id ranges. Products arrive in batch 1 (reference data first);
   accounts and month-0 transactions in batch K, after every customer they refer to.
-- batch K + m (m = 1..months): month m's customers, accounts and transactions.
+- batch K + m (m = 1..months): month m's customers, accounts, transactions and
+  campaign events.
 
 Customer numbers (cust_id = 1000000000 + i): 1..N are the initial load, then
 each month's new customers continue the sequence.
@@ -22,8 +23,8 @@ import numpy as np
 from generator.config import GeneratorConfig
 from generator.timeline import MonthWindow, add_months, epoch_seconds, month_windows
 
-ENTITIES: tuple[str, ...] = ("customers", "products", "accounts", "transactions")
-CUSTOMERS, PRODUCTS, ACCOUNTS, TRANSACTIONS = ENTITIES
+ENTITIES: tuple[str, ...] = ("customers", "products", "accounts", "transactions", "campaigns")
+CUSTOMERS, PRODUCTS, ACCOUNTS, TRANSACTIONS, CAMPAIGNS = ENTITIES
 
 # Customers were created in the 3 years before start_date.
 HISTORY_MONTHS = 36

@@ -6,17 +6,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from generator.accounts import ACCOUNT_COLUMNS
 from generator.badrows import BAD_ROW_KINDS, BadRowInjector
+from generator.campaigns import CAMPAIGN_COLUMNS
 from generator.changefeed import ChunkSimulation, PieceCounts
 from generator.config import GeneratorConfig
 from generator.customers import CUSTOMER_COLUMNS
 from generator.encoding import join_fields
 from generator.errors import GeneratorConfigError, OutputDirectoryNotEmptyError
 from generator.manifest import MANIFEST_FILE_NAME, EntityTally, build_manifest, write_manifest
-from generator.plan import ACCOUNTS, CUSTOMERS, ENTITIES, PRODUCTS, TRANSACTIONS, RunPlan
+from generator.personas import PERSONA_NAMES
+from generator.plan import (
+    ACCOUNTS,
+    CAMPAIGNS,
+    CUSTOMERS,
+    ENTITIES,
+    PRODUCTS,
+    TRANSACTIONS,
+    RunPlan,
+)
 from generator.pools import build_text_pools
 from generator.products import CATALOGUE, PRODUCT_COLUMNS, render_products
+from generator.reference import CUSTOMER_ID_BASE
 from generator.transactions import TRANSACTION_COLUMNS, build_merchant_pool
 from generator.writer import DropWriter
 
@@ -25,6 +38,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     PRODUCTS: PRODUCT_COLUMNS,
     ACCOUNTS: ACCOUNT_COLUMNS,
     TRANSACTIONS: TRANSACTION_COLUMNS,
+    CAMPAIGNS: CAMPAIGN_COLUMNS,
 }
 
 Progress = Callable[[str], None]
@@ -75,7 +89,7 @@ def generate(
             injector = injectors.get(piece.entity)
             lines = injector.inject(piece) if injector else piece.lines
             writer.append(piece.entity, piece.batch, lines)
-            tallies[piece.entity].add(piece.counts)
+            tallies[piece.entity].add(piece.counts, piece.funnel)
         report(
             f"chunk {chunk.index + 1}/{len(chunks)}: customers up to "
             f"{chunk.last_ordinal:,} of {config.total_customers:,}"
@@ -87,6 +101,32 @@ def generate(
     write_manifest(manifest, out_dir)
     report(f"wrote {len(writer.files)} files and {MANIFEST_FILE_NAME} to {out_dir}")
     return manifest
+
+
+def latent_personas(config: GeneratorConfig) -> dict[str, np.ndarray]:
+    """The latent persona of every customer of a run, as `generate(config, ...)` assigns them.
+
+    Personas are never written to the drops; this recomputes them (customers
+    and first accounts of every chunk, nothing rendered or written) so tests
+    can check that the pipeline's rules recover them.
+
+    Returns:
+        {"cust_id": int64 array, "persona": array of archetype names}, by cust_id.
+    """
+    if not isinstance(config, GeneratorConfig):
+        raise GeneratorConfigError(f"config must be a GeneratorConfig, got {type(config).__name__}")
+    plan = RunPlan(config)
+    pools = build_text_pools(config.seed)
+    merchants = build_merchant_pool(pools)
+    ids, codes = [], []
+    for chunk in plan.chunks():
+        simulation = ChunkSimulation(plan, chunk, pools, merchants)
+        ids.append(CUSTOMER_ID_BASE + chunk.ordinals)
+        codes.append(simulation.personas)
+    return {
+        "cust_id": np.concatenate(ids),
+        "persona": np.array(PERSONA_NAMES)[np.concatenate(codes)],
+    }
 
 
 def _require_fresh_output(out_dir: Path) -> None:
@@ -113,5 +153,5 @@ def _create_files(writer: DropWriter, plan: RunPlan) -> None:
     writer.create(ACCOUNTS, plan.initial_batch, 0, ACCOUNT_COLUMNS)
     writer.create(TRANSACTIONS, plan.initial_batch, 0, TRANSACTION_COLUMNS)
     for month in range(1, plan.config.months + 1):
-        for entity in (CUSTOMERS, ACCOUNTS, TRANSACTIONS):
+        for entity in (CUSTOMERS, ACCOUNTS, TRANSACTIONS, CAMPAIGNS):
             writer.create(entity, plan.month_batch(month), month, COLUMNS[entity])

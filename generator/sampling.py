@@ -24,6 +24,8 @@ class Stream(IntEnum):
     SETTLEMENTS = 6
     DUPLICATES = 7
     BAD_ROWS = 8
+    PERSONAS = 9
+    CAMPAIGN = 10
 
 
 def random_stream(seed: int, stream: Stream, *keys: int) -> np.random.Generator:

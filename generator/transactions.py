@@ -56,6 +56,7 @@ REASONS: tuple[str, ...] = (
     "Rent",
 )
 _SALARY, _RENT = REASONS.index("Salary"), REASONS.index("Rent")
+ECOM = REASONS.index("Ecom")
 MERCHANT_CATEGORIES: tuple[str, ...] = (
     "Grocery Stores",
     "Airlines & Travel Agencies",
@@ -95,6 +96,8 @@ REASON_SHARES = np.array(
         [0.05, 0.15, 0.15, 0.00, 0.20, 0.02, 0.03, 0.10, 0.20, 0.10],
     ]
 )
+# The same without Ecom: reasons of transactions that must not be e-commerce.
+_NON_ECOM_SHARES = REASON_SHARES * (np.arange(len(REASONS)) != ECOM)
 
 TRANSACTION_TYPES: tuple[str, ...] = ("debit", "credit", "transfer")
 _DEBIT, _CREDIT, _TRANSFER = range(3)
@@ -135,6 +138,38 @@ _LABELS = {
     "counterparty": encoding.encoded_labels(COUNTERPARTY_TYPES),
     "status": encoding.encoded_labels(STATUSES),
 }
+
+
+@dataclass(frozen=True)
+class CustomerActivity:
+    """How each customer of a chunk transacts, and running counts over the run.
+
+    Arrays are indexed by the customer's row in the chunk's CustomerFrame. Set by
+    the latent personas (see personas.py); `total` and `ecom` are updated by
+    `draw_transactions`.
+
+    Attributes:
+        poisson_mean: Poisson mean of the customer's transactions per month.
+        minimum: Transactions added to the Poisson count every month (at least
+            this many per month while the customer has an eligible account).
+        ecom_target: Share of e-commerce transactions the customer keeps to over
+            the run (NaN: no target; then `ecom_cap` applies).
+        ecom_cap: Customers without a target keep their e-commerce share below
+            this once they have 3 or more transactions: extra Ecom draws get
+            another reason.
+        amount_scale: Factor on the customer's purchase amounts (every reason
+            but Salary and Rent).
+        total: Transactions drawn so far.
+        ecom: Ecom transactions drawn so far.
+    """
+
+    poisson_mean: np.ndarray
+    minimum: np.ndarray
+    ecom_target: np.ndarray
+    ecom_cap: float
+    amount_scale: np.ndarray
+    total: np.ndarray
+    ecom: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -179,24 +214,26 @@ def draw_transactions(
     accounts: AccountFrame,
     eligible: np.ndarray,
     window: MonthWindow,
-    mean_per_customer: float,
+    activity: CustomerActivity,
     merchants: SectionedPool,
     *,
     may_stay_pending: bool,
 ) -> TransactionFrame:
     """One month of transactions of the customers owning `eligible` accounts.
 
-    Each customer with at least one eligible account makes Poisson(mean)
-    transactions (at most 999), each on one of those accounts chosen uniformly,
-    at a uniform time between max(window start, account opening) and the
-    window's end.
+    Each customer with at least one eligible account makes minimum +
+    Poisson(mean) transactions (their `activity`; at most 999), each on one of
+    those accounts chosen uniformly, at a uniform time between max(window
+    start, account opening) and the window's end. Reasons follow the account
+    kind's shares, then the customer's e-commerce target or cap (see
+    `CustomerActivity`); purchase amounts are scaled by the customer's factor.
 
     Args:
         rng: Random stream of this chunk and month.
         accounts: The chunk's accounts.
         eligible: Boolean mask of accounts that may transact this month.
         window: The month.
-        mean_per_customer: Poisson mean per customer.
+        activity: Per-customer behaviour; its running counts are updated.
         merchants: Result of `build_merchant_pool`.
         may_stay_pending: Whether transactions at the month's end may be
             Pending (false in the last month: no later file would settle them).
@@ -209,7 +246,9 @@ def draw_transactions(
     owners, first, account_count = np.unique(
         accounts.owner[rows], return_index=True, return_counts=True
     )
-    per_owner = np.minimum(rng.poisson(mean_per_customer, len(owners)), _MAX_SEQUENCE)
+    per_owner = np.minimum(
+        activity.minimum[owners] + rng.poisson(activity.poisson_mean[owners]), _MAX_SEQUENCE
+    )
     total = int(per_owner.sum())
     owner_of_tx = np.repeat(np.arange(len(owners)), per_owner)
     sequence = np.arange(total) - np.repeat(np.cumsum(per_owner) - per_owner, per_owner)
@@ -232,12 +271,16 @@ def draw_transactions(
     for kind_code, shares in enumerate(REASON_SHARES):
         in_kind = kind == kind_code
         reason[in_kind] = categorical(rng, shares, int(in_kind.sum()))
+    _steer_ecom(rng, reason, kind, owners, per_owner, activity)
 
     transaction_type, mode = _type_and_mode(rng, reason, kind)
     salary_or_rent = (reason == _SALARY) | (reason == _RENT)
     internal_share = np.where(salary_or_rent, _INTERNAL_SHARE_SALARY_RENT, _INTERNAL_SHARE)
-    amount_inr = AMOUNT_MEDIAN_INR[reason] * np.exp(
-        AMOUNT_SIGMA[reason] * rng.standard_normal(total)
+    scale = np.where(salary_or_rent, 1.0, activity.amount_scale[owners][owner_of_tx])
+    amount_inr = (
+        AMOUNT_MEDIAN_INR[reason]
+        * np.exp(AMOUNT_SIGMA[reason] * rng.standard_normal(total))
+        * scale
     )
 
     pending = (
@@ -263,6 +306,73 @@ def draw_transactions(
         status=status,
         modified_at=timestamp.copy(),
     )
+
+
+def _steer_ecom(
+    rng: np.random.Generator,
+    reason: np.ndarray,
+    kind: np.ndarray,
+    owners: np.ndarray,
+    per_owner: np.ndarray,
+    activity: CustomerActivity,
+) -> None:
+    """Give each customer's month the number of Ecom transactions their activity asks for.
+
+    Transactions are grouped by customer (in `owners` order). With a target s,
+    the customer ends the month with round(s * all transactions so far) Ecom
+    transactions (within what this month's count allows), so the share over the
+    run stays close to s whatever the monthly counts. Without one, Ecom draws
+    beyond what keeps the running share below `ecom_cap` (once the customer has
+    3 or more transactions) get a non-Ecom reason. Updates the running counts.
+    """
+    count = per_owner.astype(np.int64)
+    start = np.cumsum(count) - count
+    owner_of_tx = np.repeat(np.arange(len(owners)), count)
+    total_before = activity.total[owners]
+    ecom_before = activity.ecom[owners]
+    total_after = total_before + count
+    target = activity.ecom_target[owners]
+    has_target = ~np.isnan(target)
+
+    # Customers with a target: the first `wanted` of their transactions in a
+    # random order become Ecom (transactions are grouped by customer, so the
+    # customer index plus a uniform in [0, 1) sorts them randomly within each).
+    targeted = has_target[owner_of_tx]
+    rows = np.flatnonzero(targeted)
+    order = rows[np.argsort(owner_of_tx[rows] + rng.random(len(rows)), kind="stable")]
+    rank = np.zeros(len(reason), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - np.repeat(
+        np.cumsum(count[has_target]) - count[has_target], count[has_target]
+    )
+    wanted = np.clip(
+        np.floor(np.where(has_target, target, 0.0) * total_after + 0.5).astype(np.int64)
+        - ecom_before,
+        0,
+        count,
+    )
+    make_ecom = targeted & (rank < wanted[owner_of_tx])
+
+    # Capped customers keep their first `allowed` Ecom draws (in transaction order).
+    is_ecom = reason == ECOM
+    running = np.cumsum(is_ecom)
+    ecom_rank = running - 1 - np.concatenate(([0], running))[start][owner_of_tx]
+    if np.isfinite(activity.ecom_cap):
+        limit = np.ceil(activity.ecom_cap * total_after).astype(np.int64) - 1 - ecom_before
+        allowed = np.where(total_after >= 3, np.clip(limit, 0, count), count)
+    else:
+        allowed = count
+    too_many = ~targeted & is_ecom & (ecom_rank >= allowed[owner_of_tx])
+
+    redraw = (targeted & ~make_ecom & is_ecom) | too_many
+    for kind_code, shares in enumerate(_NON_ECOM_SHARES):
+        rows = np.flatnonzero(redraw & (kind == kind_code))
+        reason[rows] = categorical(rng, shares, len(rows))
+    reason[make_ecom] = ECOM
+
+    activity.total[owners] = total_after
+    activity.ecom[owners] = ecom_before + np.bincount(
+        owner_of_tx, weights=reason == ECOM, minlength=len(owners)
+    ).astype(np.int64)
 
 
 def settle(

@@ -19,6 +19,7 @@ from dagster import (
 from assets.curate import curated_assets
 from assets.govern import masked_output_assets
 from assets.ingest import raw_asset
+from assets.marts import marts_asset
 from assets.profile import customer_profile_asset
 from assets.publish import publish_asset
 from assets.quality import gx_checks
@@ -61,12 +62,16 @@ def build_definitions(
         *(raw_asset(schema) for schema in entities),
         *(curated_assets(schema) for schema in entities),
         customer_profile_asset(load_entity("customers")),
+        marts_asset(),
         *(masked_output_assets(manifest, output) for output in manifest.outputs),
         publish_asset(manifest),
     ]
     return Definitions(
         assets=assets,
-        asset_checks=[gx_checks(schema) for schema in entities],
+        asset_checks=[
+            *(gx_checks(schema) for schema in entities),
+            *(gx_checks(load_entity(name)) for name in ("customer_archetype", "campaign_funnel")),
+        ],
         jobs=[pipeline_job],
         schedules=[daily_schedule],
         sensors=[landing_sensor(pipeline_job, lakehouse)],

@@ -13,6 +13,9 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
 from pyiceberg.exceptions import NoSuchTableError
 
 from customer_overview.catalog import prepare_catalog
@@ -41,7 +44,9 @@ def unseen_landing_files(settings: LakehouseSettings) -> list[str]:
     return [fingerprint for fingerprint in fingerprints if fingerprint not in seen]
 
 
-def landing_sensor(job: JobDefinition, lakehouse: LakehouseResource) -> SensorDefinition:
+def landing_sensor(
+    job: JobDefinition | UnresolvedAssetJobDefinition, lakehouse: LakehouseResource
+) -> SensorDefinition:
     """A sensor that requests ``job`` once per distinct set of new landing files."""
 
     @sensor(

@@ -156,7 +156,10 @@ def _native(rule: Rule, schema: EntitySchema) -> Any | None:
         if kind in ("date", "timestamp"):
             return None  # date literals: computed flag, same SQL as curation
         return gxe.ExpectColumnValuesToBeBetween(
-            column=column, min_value=float(rule.min), max_value=float(rule.max), **condition
+            column=column,
+            min_value=float(str(rule.min)),
+            max_value=float(str(rule.max)),
+            **condition,
         )
     if rule.check == "not_after_column" and not rule.when:
         return gxe.ExpectColumnPairValuesAToBeGreaterThanB(

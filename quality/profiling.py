@@ -27,15 +27,11 @@ must not call out (and its hosts are often offline).
 from __future__ import annotations
 
 import functools
-import importlib.metadata
-import importlib.util
 import json
 import logging
 import os
 import re
-import sys
 import time
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -291,37 +287,18 @@ def profile_table(
 def _profile_report_class() -> type:
     """Import ydata-profiling (2-4 s, so only when a profile is made) with its fixes applied.
 
-    Two defects of ydata-profiling 4.18 are worked around here:
-
-    - it imports ``pkg_resources``, which setuptools 81 removed (upstream issue
-      Data-Centric-AI-Community/fg-data-profiling#1816), and only uses it to read Pillow's
-      version: a stand-in module answers that from ``importlib.metadata`` while ydata is
-      imported, and is removed from ``sys.modules`` afterwards so that no other library
-      mistakes it for the real one;
-    - the per-column progress bar ignores ``progress_bar=False`` (upstream pull request #1755):
-      the module's ``tqdm`` is replaced by one that is always disabled.
+    ydata-profiling 4.18 imports ``pkg_resources`` (setuptools < 81 is pinned in pyproject.toml
+    for it), and its per-column progress bar ignores ``progress_bar=False`` (upstream pull request
+    #1755): the module's ``tqdm`` is replaced by one that is always disabled.
     """
     # Read by ydata-profiling each time a report is built; any non-empty value disables it.
     os.environ["YDATA_PROFILING_NO_ANALYTICS"] = "True"
-    stand_in = None
-    if importlib.util.find_spec("pkg_resources") is None:
-        stand_in = types.ModuleType("pkg_resources")
-        stand_in.get_distribution = _distribution_version  # type: ignore[attr-defined]
-        sys.modules["pkg_resources"] = stand_in
-    try:
-        from tqdm import tqdm
-        from ydata_profiling import ProfileReport
-        from ydata_profiling.model.pandas import summary_pandas
-    finally:
-        if stand_in is not None and sys.modules.get("pkg_resources") is stand_in:
-            del sys.modules["pkg_resources"]
+    from tqdm import tqdm
+    from ydata_profiling import ProfileReport
+    from ydata_profiling.model.pandas import summary_pandas
+
     summary_pandas.tqdm = functools.partial(tqdm, disable=True)
     return ProfileReport
-
-
-def _distribution_version(name: str) -> types.SimpleNamespace:
-    """``pkg_resources.get_distribution(name)``, as far as ydata-profiling uses it."""
-    return types.SimpleNamespace(version=importlib.metadata.version(name))
 
 
 def _trimmed_report_json(report_json: str, top_values: int) -> str:

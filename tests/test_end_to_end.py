@@ -34,7 +34,7 @@ CUSTOMERS = load_entity("customers")
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory, spark, new_lakehouse) -> LakehouseSettings:  # noqa: ANN001
+def lake(tmp_path_factory: pytest.TempPathFactory, spark, new_lakehouse) -> LakehouseSettings:
     return new_lakehouse(tmp_path_factory.mktemp("e2e") / "lakehouse")
 
 
@@ -112,7 +112,7 @@ def test_duckdb_answers_like_the_curated_table(lake, first_run, capsys):
         .collect()
     }
     for group in ("restricted", "dob_bucketed", "pii_reader"):
-        columns, rows, version = query(
+        _columns, rows, version = query(
             lake, manifest, "select country, count(*) from customer_overview group by 1", group
         )
         assert dict(rows) == expected and version == "1.0.0+1"
@@ -285,3 +285,73 @@ def test_publishing_after_a_policy_is_revoked_fails_the_leak_check(
     assert summary.exit_code == 1
     assert summary.failed_steps
     assert published_versions(lake, "pii_reader")[-1]["version"] == latest_before
+
+
+# ----------------------------------------------------------------------------- scale-out
+@pytest.fixture(scope="module")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A standalone Spark master with two workers and a private PostgreSQL catalog."""
+    from customer_overview import local_cluster as cluster
+
+    folder = tmp_path_factory.mktemp("cluster")
+    state = cluster.start(folder, workers=2, worker_memory="1g")
+    yield state
+    cluster.stop(folder)
+
+
+def _published_fingerprints(settings: LakehouseSettings, version: str) -> dict[str, list]:
+    """Per output of the pii_reader group: row counts per partition and a content checksum."""
+    from customer_overview.consume import duckdb_connection, resolve_views
+
+    connection = duckdb_connection()
+    fingerprints = {}
+    for view in resolve_views(settings, load_manifest(), "pii_reader", as_of=version):
+        source = f"iceberg_scan('{view.metadata_location}', snapshot_from_id => {view.snapshot_id})"
+        columns = [
+            row[0]
+            for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            if row[0] != "_ingested_at"  # when each run ingested: the only legitimate difference
+        ]
+        schema = load_manifest().output(view.name).entity_schema
+        groups = [p.column for p in schema.partition_by if p.transform == "identity"]
+        group_sql = ", ".join(f'"{c}"' for c in groups) or "'all'"
+        hashed = ", ".join(f'"{c}"' for c in columns)
+        fingerprints[view.name] = connection.execute(
+            f"SELECT {group_sql}, count(*), sum(hash({hashed})) FROM {source} "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    return fingerprints
+
+
+def test_the_cluster_profile_publishes_the_same_product(
+    lake, generated, first_run, local_cluster, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+
+    from customer_overview.config import load_settings
+
+    cluster_dir = tmp_path / "cluster_lakehouse"
+    for entity in generated["entities"].values():
+        for item in entity["files"]:
+            target = cluster_dir / "landing" / item["file"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(lake.landing_dir / item["file"], target)
+    env = os.environ | local_cluster.profile_env()
+    finished = subprocess.run(
+        [sys.executable, "-m", "customer_overview.cli", "--lakehouse-dir", str(cluster_dir), "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    cluster_settings = load_settings(lakehouse_dir=cluster_dir, env=local_cluster.profile_env())
+    assert cluster_settings.catalog.type == "postgres"
+    assert cluster_settings.spark.master.startswith("spark://")
+    local = _published_fingerprints(lake, "1.0.0+1")
+    remote = _published_fingerprints(cluster_settings, "1.0.0+1")
+    assert local.keys() == remote.keys() and local["customer_overview"]
+    for name in local:
+        assert remote[name] == local[name], name

@@ -11,9 +11,10 @@ import json
 
 import pandas as pd
 import pytest
-from generator_test_support import SESSION_CONFIG, Drops
+import yaml
+from generator_test_support import RULES_PATH, SESSION_CONFIG, Drops, archetypes, rule_features
 
-from generator import generate
+from generator import generate, latent_personas
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +54,31 @@ def transactions(drops: Drops) -> pd.DataFrame:
 def products(drops: Drops) -> pd.DataFrame:
     """The product catalogue."""
     return drops.frame("products")
+
+
+@pytest.fixture(scope="session")
+def rules() -> dict:
+    """marts/rules.yaml: the pipeline's archetype rules, spend segments and funnel stages."""
+    return yaml.safe_load(RULES_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def personas(drops: Drops) -> pd.Series:
+    """The session run's latent persona per cust_id (never written; recomputed)."""
+    latent = latent_personas(SESSION_CONFIG)
+    return pd.Series(latent["persona"], index=latent["cust_id"].astype(str), name="persona")
+
+
+@pytest.fixture(scope="session")
+def features(
+    customers: pd.DataFrame,
+    accounts: pd.DataFrame,
+    transactions: pd.DataFrame,
+    personas: pd.Series,
+    rules: dict,
+) -> pd.DataFrame:
+    """The rules' features per customer, with the latent persona and the rules' archetype."""
+    frame = rule_features(customers, accounts, transactions, SESSION_CONFIG.months)
+    frame["persona"] = personas.reindex(frame.index)
+    frame["archetype"] = archetypes(frame, rules)
+    return frame

@@ -35,6 +35,7 @@ KEY_COLUMNS = {
     "products": "product_id",
     "accounts": "account_id",
     "transactions": "transaction_id",
+    "campaigns": "event_id",
 }
 
 
@@ -148,6 +149,86 @@ class Drops:
         """Valid rows without exact duplicates (first occurrence kept)."""
         frame = self.frame(entity)
         return frame[~frame.duplicated(self.data_columns(entity), keep="first")]
+
+
+RULES_PATH = Path(__file__).resolve().parents[2] / "marts" / "rules.yaml"
+
+
+def rule_features(
+    customers: pd.DataFrame, accounts: pd.DataFrame, transactions: pd.DataFrame, months: int
+) -> pd.DataFrame:
+    """The features marts/rules.yaml's archetype rules read, one row per customer (cust_id).
+
+    Computed here from the parsed drops, independently of the generator:
+    customers' latest valid version (by modified_at) gives cibil_score,
+    afflunce_level and customer_type; accounts' latest versions give
+    has_credit_card / has_loan (an account of that type not Closed) and
+    casa_balance (sum over CASA accounts); valid transactions give transactions
+    (distinct ids), transactions_per_month (valid versions / months covered,
+    month 0 included), ecom_share (share of Ecom among distinct transactions)
+    and total_spend (debits not Reversed, latest versions, INR).
+
+    Args:
+        customers, accounts, transactions: Valid distinct versions (the fixtures).
+        months: The run's monthly batches (months covered = months + 1).
+    """
+    latest_customers = (
+        customers.sort_values("modified_at").drop_duplicates("cust_id", keep="last")
+    ).set_index("cust_id")
+    features = pd.DataFrame(
+        {
+            "cibil_score": latest_customers["cibil_score"].astype(int),
+            "afflunce_level": latest_customers["afflunce_level"],
+            "customer_type": latest_customers["customer_type"],
+        }
+    )
+    latest_accounts = accounts.sort_values("modified_at").drop_duplicates("account_id", keep="last")
+    open_accounts = latest_accounts[latest_accounts["account_status"] != "Closed"]
+    for column, account_type in (("has_credit_card", "Credit Card"), ("has_loan", "Loan")):
+        holders = open_accounts.loc[open_accounts["account_type"] == account_type, "cust_id"]
+        features[column] = features.index.isin(holders)
+    casa = latest_accounts[latest_accounts["account_type"] == "CASA"]
+    features["casa_balance"] = _sum_by_customer(casa, "balance", features.index)
+
+    latest_transactions = transactions.sort_values("modified_at").drop_duplicates(
+        "transaction_id", keep="last"
+    )
+    count = latest_transactions.groupby("cust_id").size().reindex(features.index, fill_value=0)
+    versions = transactions.groupby("cust_id").size().reindex(features.index, fill_value=0)
+    ecom = (
+        latest_transactions[latest_transactions["transaction_reason"] == "Ecom"]
+        .groupby("cust_id")
+        .size()
+        .reindex(features.index, fill_value=0)
+    )
+    features["transactions"] = count
+    features["transactions_per_month"] = versions / (months + 1)
+    features["ecom_share"] = (ecom / count.where(count > 0)).fillna(0.0)
+    spend = latest_transactions[
+        (latest_transactions["transaction_type"] == "debit")
+        & (latest_transactions["status"] != "Reversed")
+    ]
+    features["total_spend"] = _sum_by_customer(spend, "amount", features.index)
+    return features
+
+
+def _sum_by_customer(rows: pd.DataFrame, column: str, customers: pd.Index) -> pd.Series:
+    return (
+        rows[column].astype(float).groupby(rows["cust_id"]).sum().reindex(customers, fill_value=0.0)
+    )
+
+
+def archetypes(features: pd.DataFrame, rules: dict[str, Any]) -> pd.Series:
+    """Each customer's archetype by marts/rules.yaml: the first rule whose `when` holds.
+
+    The rules' SQL conditions are evaluated as written, by DuckDB over `features`.
+    """
+    import duckdb
+
+    cases = " ".join(f"WHEN {rule['when']} THEN '{rule['name']}'" for rule in rules["archetypes"])
+    frame = features.reset_index(names="cust_id")  # noqa: F841 - read by DuckDB
+    result = duckdb.sql(f"SELECT cust_id, CASE {cases} END AS archetype FROM frame").df()
+    return result.set_index("cust_id")["archetype"].reindex(features.index)
 
 
 def ages_at(birth: pd.Series, at: pd.Series) -> pd.Series:

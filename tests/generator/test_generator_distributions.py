@@ -150,16 +150,51 @@ def test_optional_fields(initial_customers: pd.DataFrame, personal: pd.DataFrame
     assert (business["cust_dob"] != "").mean() == pytest.approx(0.8, abs=TOLERANCE)
 
 
-def test_accounts_per_customer(drops, accounts: pd.DataFrame) -> None:
+def test_accounts_per_customer(
+    drops, accounts: pd.DataFrame, initial_customers: pd.DataFrame
+) -> None:
     initial = accounts[accounts["_month"] == 0]
     per_customer = initial.groupby("cust_id").size()
     assert per_customer.between(1, 5).all()
-    assert per_customer.mean() == pytest.approx(1.8, abs=0.02)
+    # 1 + Binomial(4, 0.2) accounts (mean 1.8), plus the loan added to the
+    # Recovering Credit Users (70 % of the adults and businesses scoring 651-700)
+    # whose only drawn account is their CASA account (probability 0.8^4).
+    scores = initial_customers["cibil_score"].astype(int)
+    band = scores.between(651, 700) & (initial_customers["minor_flag"] != "Yes")
+    assert per_customer.mean() == pytest.approx(1.8 + band.mean() * 0.7 * 0.8**4, abs=0.02)
     assert len(per_customer) == drops.manifest["entities"]["customers"]["initial_rows"]
 
 
-def test_transactions_per_customer_month(transactions: pd.DataFrame) -> None:
-    month0 = transactions[transactions["_month"] == 0]
+def test_transactions_per_customer_month(
+    transactions: pd.DataFrame, initial_customers: pd.DataFrame, accounts: pd.DataFrame
+) -> None:
+    """Customers whose persona is visible in the initial load transact Poisson(2) a month.
+
+    Financially Stressed (score < 651), Recovering Credit Users (651-700 with a
+    loan: nobody else of that band holds one) and Prosperous and Content
+    (affluence High, score >= 750, CASA >= 5 lakh: everyone else of that profile
+    holds less) keep the configured Poisson mean; Deal Chasers and Self Aware
+    Avoiders do not (see test_generator_personas.py).
+    """
+    initial = accounts[accounts["_month"] == 0]
+    customers = initial_customers.set_index("cust_id")
+    scores = customers["cibil_score"].astype(int)
+    loan_holders = set(initial.loc[initial["account_type"] == "Loan", "cust_id"])
+    casa = initial[initial["account_type"] == "CASA"]
+    casa_total = casa["balance"].astype(float).groupby(casa["cust_id"]).sum()
+    visible = (
+        (scores < 651)
+        | (scores.between(651, 700) & customers.index.isin(loan_holders))
+        | (
+            (customers["afflunce_level"] == "High")
+            & (scores >= 750)
+            & (casa_total.reindex(customers.index, fill_value=0) >= 500_000)
+        )
+    )
+    assert visible.mean() > 0.15
+    month0 = transactions[
+        (transactions["_month"] == 0) & transactions["cust_id"].isin(customers.index[visible])
+    ]
     per_customer = month0.groupby("cust_id").size()
     # Poisson(2) over customers with an active payment account: P(0) = e^-2 of
     # them make none, so transacting customers average 2 / (1 - e^-2).

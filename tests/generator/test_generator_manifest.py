@@ -85,7 +85,9 @@ def test_row_identities(drops) -> None:
         assert entry["expected_latest"] == entry["initial_rows"] + entry["new_keys"], entity
 
 
-@pytest.mark.parametrize("entity", ["customers", "products", "accounts", "transactions"])
+@pytest.mark.parametrize(
+    "entity", ["customers", "products", "accounts", "transactions", "campaigns"]
+)
 def test_key_counts_match_files(drops, entity: str) -> None:
     entry = drops.manifest["entities"][entity]
     valid = drops.frame(entity)

@@ -27,8 +27,9 @@ def test_same_config_gives_identical_bytes(tmp_path: Path) -> None:
     generate(config, tmp_path / "first")
     generate(config, tmp_path / "second")
     first, second = digest_tree(tmp_path / "first"), digest_tree(tmp_path / "second")
-    # customers 2 initial + 2 monthly, products 1, accounts 3, transactions 3, manifest
-    assert len(first) == 12
+    # customers 2 initial + 2 monthly, products 1, accounts 3, transactions 3,
+    # campaigns 2 monthly, manifest
+    assert len(first) == 14
     assert first == second
     generate(GeneratorConfig(customers=5_000, seed=12, months=2, files=2), tmp_path / "other")
     other = digest_tree(tmp_path / "other")
@@ -62,6 +63,9 @@ def test_months_zero_gives_only_the_initial_load(tmp_path: Path) -> None:
     ]
     transactions = pd.read_csv(tmp_path / "transactions/transactions_00002.csv", dtype=str)
     assert "Pending" not in set(transactions["status"]), "no later file would settle it"
+    campaigns = manifest["entities"]["campaigns"]
+    assert campaigns["files"] == [] and campaigns["rows"] == 0
+    assert set(campaigns["funnel"].values()) == {0}
 
 
 def _duplicates_per_file(folder: Path, files: int) -> list[int]:
@@ -108,6 +112,7 @@ def test_cli_runs_and_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFix
     assert run(args) == 0
     captured = capsys.readouterr()
     assert "customers" in captured.out and "rows/s" in captured.out
+    assert "campaigns" in captured.out and "Customer Reached" in captured.out
     assert "[generator] building text pools" in captured.err
     assert (out / "manifest.json").exists()
     assert (out / "customers/customers_00003.csv").exists()

@@ -241,7 +241,7 @@ def test_bad_input_is_reported_with_file_and_line_and_nothing_is_lost(lake_spark
         handle.write(latin.encode("latin-1") + b"\n")
         handle.write(truncated.encode("utf-8"))
 
-    ingested, curated = run_once(lake_spark, lakehouse)
+    ingested, _curated = run_once(lake_spark, lakehouse)
     reports = {report.file.split("/")[-1]: report for report in ingested.files}
     assert reports["customers_00002.csv"].status == "rejected_header"
     assert "missing column(s) ['email_addr']" in reports["customers_00002.csv"].problems[0]

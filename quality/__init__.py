@@ -1,0 +1,1 @@
+"""Data quality: validation rules, Great Expectations suites, profiling and the report index."""

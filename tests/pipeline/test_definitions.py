@@ -1,0 +1,73 @@
+"""The Dagster definitions load and say what the product promises."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from pipelines.definitions import JOB_NAME, build_definitions, defs
+
+
+def test_definitions_load_with_every_table_as_an_asset():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    for table in (
+        "customer_overview_raw",
+        "customer_overview_dp",
+        "customer_overview_quarantine",
+        "customer_overview_dp__restricted",
+        "customer_overview_dp__dob_bucketed",
+        "customer_overview_dp__pii_reader",
+        "customer_overview_publish_log",
+        "customer_overview_profile",
+        "transactions_dp",
+        "accounts_dp",
+        "products_dp",
+    ):
+        assert f"fs_accelerator/{table}" in keys
+    assert defs.resolve_job_def(JOB_NAME) is not None
+    assert {s.name for s in defs.schedules} == {"daily_customer_overview"}
+    assert {s.name for s in defs.sensors} == {"new_landing_files"}
+
+
+def test_lineage_runs_from_landing_to_publish():
+    graph = defs.resolve_asset_graph()
+    curated = graph.get(AssetKey(["fs_accelerator", "customer_overview_dp"]))
+    assert AssetKey(["fs_accelerator", "customer_overview_raw"]) in curated.parent_keys
+    accounts = graph.get(AssetKey(["fs_accelerator", "accounts_dp"]))
+    assert AssetKey(["fs_accelerator", "customer_overview_dp"]) in accounts.parent_keys
+    publish = graph.get(AssetKey(["fs_accelerator", "customer_overview_publish_log"]))
+    assert AssetKey(["fs_accelerator", "transactions_dp__pii_reader"]) in publish.parent_keys
+
+
+def test_gates_are_blocking_and_owned():
+    graph = defs.resolve_asset_graph()
+    blocking = {
+        (key.asset_key.path[-1], key.name)
+        for key in graph.asset_check_keys
+        if graph.get_check_spec(key).blocking
+    }
+    assert ("customer_overview_dp", "gx_blocking_expectations") in blocking
+    assert ("customer_overview_dp", "no_row_lost") in blocking
+    assert ("customer_overview_dp__restricted", "no_pii_leak") in blocking
+    assert ("customer_overview_dp", "gx_warning_expectations") not in blocking
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners, key
+        assert node.group_name in {"ingest", "curate", "quality", "govern", "publish"}, key
+
+
+def test_role_groups_come_from_the_manifest(tmp_path):
+    import yaml
+
+    from customer_overview.product import DEFAULT_MANIFEST, load_manifest
+
+    data = yaml.safe_load(DEFAULT_MANIFEST.read_text())
+    data["consumers"]["role_groups"].append(
+        {"name": "auditor", "description": "Internal audit", "tags": ["roles:id:pii-reader"]}
+    )
+    path = tmp_path / "dataproduct.yaml"
+    path.write_text(yaml.safe_dump(data))
+    graph = build_definitions(manifest=load_manifest(path)).resolve_asset_graph()
+    assert (
+        AssetKey(["fs_accelerator", "customer_overview_dp__auditor"]) in graph.get_all_asset_keys()
+    )
