@@ -20,13 +20,11 @@ from customer_overview.governance import (
     AUDIT_BRANCH,
     decisions_summary,
     product_policies,
-    role_groups,
     scan_for_leaks,
     write_masked_outputs,
 )
 from customer_overview.product import DataProductManifest, ProductOutput
 from pipelines.resources import LakehouseResource
-from policies import access_matrix, render_html, render_markdown
 
 LEAK_CHECK = "no_pii_leak"
 
@@ -120,18 +118,3 @@ def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -
             )
 
     return _mask
-
-
-def access_matrix_markdown(manifest: DataProductManifest) -> tuple[str, str]:
-    """Who sees what over every output's tagged columns, as Markdown and HTML."""
-    policies = product_policies(manifest)
-    groups = role_groups(manifest)
-    markdown_parts, html_parts = [], []
-    for output in manifest.outputs:
-        tags = output.entity_schema.column_tags()
-        if not any(tags.values()):
-            continue
-        matrix = access_matrix(policies, groups, tags, manifest.consumers.default_deny)
-        markdown_parts.append(f"### {output.name}\n\n{render_markdown(matrix)}")
-        html_parts.append(render_html(matrix, title=f"Who sees what: {output.name}"))
-    return "\n\n".join(markdown_parts), "\n".join(html_parts)

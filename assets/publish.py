@@ -11,9 +11,9 @@ from dagster import (
 )
 
 from assets.common import table_key
-from assets.govern import access_matrix_markdown
 from customer_overview.consume import export_duckdb
 from customer_overview.engine_configs import write_engine_configs
+from customer_overview.governance import who_sees_what
 from customer_overview.product import DataProductManifest
 from customer_overview.product_card import CheckLine, render_card, write_card
 from customer_overview.publishing import PUBLISH_LOG_TABLE, publish
@@ -72,7 +72,14 @@ def publish_asset(manifest: DataProductManifest) -> AssetsDefinition:
             if "country" in customers.columns
             else {}
         )
-        matrix_md, _ = access_matrix_markdown(manifest)
+        matrix_md, matrix_pages = who_sees_what(manifest)
+        governance_dir = settings.reports_dir / "governance"
+        governance_dir.mkdir(parents=True, exist_ok=True)
+        (governance_dir / "who_sees_what.md").write_text(matrix_md, encoding="utf-8")
+        for output_name, page in matrix_pages.items():
+            (governance_dir / f"who_sees_what_{output_name}.html").write_text(
+                page, encoding="utf-8"
+            )
         card_md, card_html = write_card(
             render_card(manifest, settings, result, matrix_md, checks, rows_by_country, connect),
             product_dir,
@@ -98,6 +105,9 @@ def publish_asset(manifest: DataProductManifest) -> AssetsDefinition:
                 "dagster/row_count": len(result.tables),
                 "product_card": MetadataValue.path(str(card_html)),
                 "who_sees_what": MetadataValue.md(matrix_md),
+                "who_sees_what_report": MetadataValue.path(
+                    str(governance_dir / "who_sees_what.md")
+                ),
                 "published": MetadataValue.md(
                     "| table | snapshot | rows |\n|---|---|---|\n"
                     + "\n".join(

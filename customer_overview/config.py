@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from customer_overview.errors import ConfigurationError
+from customer_overview.yaml_files import validation_problems
 
 DEFAULT_LAKEHOUSE_DIR = "./lakehouse"
 DEFAULT_PROFILE = "local"
@@ -251,12 +252,8 @@ def load_settings(
             profile=profile_name, lakehouse_dir=base_dir, warehouse=warehouse, **raw
         )
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
         raise ConfigurationError(
-            f"profile {profile_name!r} in {profiles_file} is invalid: {problems}"
+            f"profile {profile_name!r} in {profiles_file} is invalid: {validation_problems(exc)}"
         ) from None
 
 

@@ -40,7 +40,6 @@ from customer_overview.entities import (
     SOURCE_LINE,
     ColumnSpec,
     EntitySchema,
-    load_entity,
 )
 from customer_overview.ingestion import RAW_LINE, STRUCTURAL_ERROR
 from customer_overview.sql import quote
@@ -51,10 +50,9 @@ from customer_overview.tables import (
     table_property,
 )
 from quality.rules import (
-    Rule,
     RuleSet,
+    add_reference_flag,
     describe_violation_sql,
-    reference_flag_column,
     violation_sql,
 )
 
@@ -282,7 +280,7 @@ def _evaluate(
         RAW_LINE,
     )
     for rule in rules.references:
-        frame = _add_reference_flag(spark, settings, frame, rule)
+        frame = add_reference_flag(spark, settings, frame, rule)
 
     checks: list[tuple[str, Column, Column]] = [
         (
@@ -329,25 +327,6 @@ def _evaluate(
         "*",
         F.filter(names, lambda item: item.isNotNull()).alias(RULE_NAMES),
         F.filter(reasons, lambda item: item.isNotNull()).alias(REASONS),
-    )
-
-
-def _add_reference_flag(
-    spark: SparkSession, settings: LakehouseSettings, frame: DataFrame, rule: Rule
-) -> DataFrame:
-    """Left-join the referenced curated table's keys as a boolean flag column."""
-    target = load_entity(rule.entity or "")
-    keys = (
-        spark.table(settings.spark_table(target.curated_table))
-        .select(F.col(quote(rule.other or "")).alias("_ref_key"))
-        .distinct()
-        .withColumn(reference_flag_column(rule), F.lit(True))
-    )
-    joined = frame.join(keys, frame[quote(rule.column)] == keys["_ref_key"], "left").drop(
-        "_ref_key"
-    )
-    return joined.withColumn(
-        reference_flag_column(rule), F.coalesce(F.col(reference_flag_column(rule)), F.lit(False))
     )
 
 

@@ -12,11 +12,11 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from customer_overview.errors import SchemaDefinitionError
 from customer_overview.sql import sql_string
+from customer_overview.yaml_files import load_yaml_model
 
 SCHEMAS_DIR = Path(__file__).with_name("schemas")
 # Landing entities, in dependency order (a table's references come before it).
@@ -185,19 +185,7 @@ def load_entity(entity: str, schemas_dir: Path = SCHEMAS_DIR) -> EntitySchema:
         SchemaDefinitionError: The file is missing, not YAML, or invalid; the message names it.
     """
     path = schemas_dir / f"{entity}.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return EntitySchema.model_validate(data)
-    except FileNotFoundError:
-        raise SchemaDefinitionError(f"{path}: no schema for entity {entity!r}") from None
-    except yaml.YAMLError as exc:
-        raise SchemaDefinitionError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise SchemaDefinitionError(f"{path}: {problems}") from None
+    return load_yaml_model(path, EntitySchema, SchemaDefinitionError, f"schema of {entity!r}")
 
 
 def all_entities() -> tuple[EntitySchema, ...]:

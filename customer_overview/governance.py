@@ -28,9 +28,12 @@ from policies import (
     ColumnDecision,
     PolicySet,
     RoleGroup,
+    access_matrix,
     apply_masks,
     load_policies,
     quote_identifier,
+    render_html,
+    render_markdown,
     resolve_columns,
 )
 
@@ -302,3 +305,22 @@ def decisions_summary(decisions: Mapping[str, ColumnDecision]) -> dict[str, str]
         for name, decision in decisions.items()
         if decision.reason != "untagged"
     }
+
+
+def who_sees_what(manifest: DataProductManifest) -> tuple[str, dict[str, str]]:
+    """The access matrix (role group x tagged column) of every output with tagged columns.
+
+    Returns:
+        One Markdown document for all outputs, and a self-contained HTML page per output.
+    """
+    policies = product_policies(manifest)
+    groups = role_groups(manifest)
+    markdown_parts, pages = [], {}
+    for output in manifest.outputs:
+        tags = output.entity_schema.column_tags()
+        if not any(tags.values()):
+            continue
+        matrix = access_matrix(policies, groups, tags, manifest.consumers.default_deny)
+        markdown_parts.append(f"### {output.name}\n\n{render_markdown(matrix)}")
+        pages[output.name] = render_html(matrix, title=f"Who sees what: {output.name}")
+    return "\n\n".join(markdown_parts), pages

@@ -13,19 +13,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from customer_overview.entities import ENTITY_NAMES, MART_NAMES, EntitySchema, load_entity
 from customer_overview.errors import ManifestError
+from customer_overview.yaml_files import load_yaml_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MANIFEST = REPO_ROOT / "dataproduct.yaml"
@@ -219,16 +218,4 @@ def load_manifest(path: Path | None = None) -> DataProductManifest:
         ManifestError: Missing file, not YAML, or invalid; the message names the file and field.
     """
     path = path or manifest_path()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return DataProductManifest.model_validate(data)
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: manifest not found") from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ManifestError(f"{path}: {problems}") from None
+    return load_yaml_model(path, DataProductManifest, ManifestError, "manifest")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from customer_overview.errors import InvalidRulesError
+from customer_overview.yaml_files import load_yaml_model
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 
@@ -65,15 +65,4 @@ def load_mart_rules(path: Path = RULES_FILE) -> MartRules:
     Raises:
         InvalidRulesError: The file is missing, not YAML or invalid; the message names it.
     """
-    try:
-        return MartRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise InvalidRulesError(f"{path}: not found") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRulesError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise InvalidRulesError(f"{path}: {problems}") from None
+    return load_yaml_model(path, MartRules, InvalidRulesError, "mart rules")

@@ -25,9 +25,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from customer_overview.config import LakehouseSettings
-from customer_overview.entities import EntitySchema, load_entity
+from customer_overview.entities import EntitySchema
 from customer_overview.sql import quote
-from quality.rules import Rule, RuleSet, reference_flag_column, violation_sql
+from quality.rules import Rule, RuleSet, add_reference_flag, violation_sql
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -240,20 +240,7 @@ def validation_frame(
         if _native(rule, schema) is not None:
             continue
         if rule.check == "references":
-            target = load_entity(rule.entity or "")
-            keys = (
-                spark.table(settings.spark_table(target.curated_table))
-                .select(F.col(quote(rule.other or "")).alias("_ref_key"))
-                .distinct()
-                .withColumn(reference_flag_column(rule), F.lit(True))
-            )
-            frame = frame.join(keys, frame[quote(rule.column)] == keys["_ref_key"], "left").drop(
-                "_ref_key"
-            )
-            frame = frame.withColumn(
-                reference_flag_column(rule),
-                F.coalesce(F.col(reference_flag_column(rule)), F.lit(False)),
-            )
+            frame = add_reference_flag(spark, settings, frame, rule)
         frame = frame.withColumn(_flag_column(rule), ~F.expr(violation_sql(rule, schema)))
     columns = _partition_columns(schema)
     if columns:

@@ -13,12 +13,15 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
+from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
 from customer_overview.errors import InvalidRulesError
 from customer_overview.sql import quote, sql_string
+from customer_overview.yaml_files import load_yaml_model
 
 RULES_DIR = Path(__file__).with_name("rules")
 
@@ -115,18 +118,7 @@ def load_rules(entity: str, rules_dir: Path = RULES_DIR) -> RuleSet:
             rule name or a column the entity does not have; the message names the file and rule.
     """
     path = rules_dir / f"{entity}.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        rule_set = RuleSet.model_validate(data)
-    except FileNotFoundError:
-        raise InvalidRulesError(f"{path}: no rules file for entity {entity!r}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRulesError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise InvalidRulesError(f"{path}: {problems}") from None
+    rule_set = load_yaml_model(path, RuleSet, InvalidRulesError, f"rules file of {entity!r}")
     _check_against_schema(path, rule_set, load_entity(entity))
     return rule_set
 
@@ -215,3 +207,26 @@ def describe_violation_sql(rule: Rule) -> str:
     value = f"coalesce(CAST({quote(rule.column)} AS STRING), 'NULL')"
     prefix = sql_string(f"{rule.name}: {rule.description} ({rule.column}=")
     return f"concat({prefix}, {value}, ')')"
+
+
+def add_reference_flag(
+    spark: SparkSession, settings: LakehouseSettings, frame: DataFrame, rule: Rule
+) -> DataFrame:
+    """Left-join the referenced curated table's keys as the rule's boolean flag column.
+
+    The flag (:func:`reference_flag_column`) is what :func:`violation_sql` reads for a
+    ``references`` rule: curation and the Great Expectations suite evaluate it the same way.
+    """
+    target = load_entity(rule.entity or "")
+    keys = (
+        spark.table(settings.spark_table(target.curated_table))
+        .select(F.col(quote(rule.other or "")).alias("_ref_key"))
+        .distinct()
+        .withColumn(reference_flag_column(rule), F.lit(True))
+    )
+    joined = frame.join(keys, frame[quote(rule.column)] == keys["_ref_key"], "left").drop(
+        "_ref_key"
+    )
+    return joined.withColumn(
+        reference_flag_column(rule), F.coalesce(F.col(reference_flag_column(rule)), F.lit(False))
+    )

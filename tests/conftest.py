@@ -9,6 +9,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from customer_overview.config import LakehouseSettings, load_settings
+from customer_overview.runner import RunSummary, run_config_for, run_pipeline
 from customer_overview.spark import spark_session, stop_spark
 
 
@@ -46,3 +47,26 @@ def lakehouse(tmp_path: Path, spark: SparkSession) -> LakehouseSettings:
 def lake_spark(lakehouse: LakehouseSettings) -> SparkSession:
     """A Spark session (same JVM) bound to the test's own ``lakehouse`` catalog."""
     return spark_session(lakehouse)
+
+
+# --------------------------------------------------- one published lakehouse per test session
+# Running the whole graph costs minutes; the end-to-end and dashboard tests share one run.
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> LakehouseSettings:
+    """The session's lakehouse for whole-graph tests."""
+    return make_settings(tmp_path_factory.mktemp("e2e") / "lakehouse")
+
+
+@pytest.fixture(scope="session")
+def generated(lake: LakehouseSettings) -> dict:
+    """Small generated landing data with every feature on (changes, duplicates, bad rows)."""
+    from generator import GeneratorConfig, generate
+
+    config = GeneratorConfig(customers=600, seed=11, months=2, bad_row_rate=0.02, files=2)
+    return generate(config, lake.landing_dir)
+
+
+@pytest.fixture(scope="session")
+def first_run(lake: LakehouseSettings, generated: dict) -> RunSummary:
+    """The first run of the whole graph on ``generated``: it publishes version 1.0.0+1."""
+    return run_pipeline(lake, run_config=run_config_for())

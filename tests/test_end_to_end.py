@@ -1,8 +1,9 @@
 """The whole Dagster graph on small generated data: generate -> run -> publish -> consume.
 
-One lakehouse for the module; the tests run in file order and build on each other (first
-publish, reports, consumption, a second publish, a blocked publish, a revoked policy), as an
-operator would over a few days.
+One lakehouse for the test session (``lake``, ``generated``, ``first_run`` in conftest.py, shared
+with the dashboard tests); the tests here run in file order and build on each other (first
+publish, reports, consumption, a second publish, a blocked publish, a revoked policy, the same
+run on a cluster), as an operator would over a few days.
 """
 
 from __future__ import annotations
@@ -23,30 +24,13 @@ from customer_overview.consume import ConsumptionError, published_versions, quer
 from customer_overview.entities import all_entities, load_entity
 from customer_overview.product import load_manifest
 from customer_overview.reconciliation import reconcile
-from customer_overview.runner import RunSummary, run_config_for, run_pipeline
+from customer_overview.runner import run_config_for, run_pipeline
 from customer_overview.spark import spark_session
-from generator import GeneratorConfig, generate
 from quality.screenshot import screenshot
 
 pytestmark = pytest.mark.slow
 
 CUSTOMERS = load_entity("customers")
-
-
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory, spark, new_lakehouse) -> LakehouseSettings:
-    return new_lakehouse(tmp_path_factory.mktemp("e2e") / "lakehouse")
-
-
-@pytest.fixture(scope="module")
-def generated(lake: LakehouseSettings) -> dict:
-    config = GeneratorConfig(customers=600, seed=11, months=2, bad_row_rate=0.02, files=2)
-    return generate(config, lake.landing_dir)
-
-
-@pytest.fixture(scope="module")
-def first_run(lake: LakehouseSettings, generated: dict) -> RunSummary:
-    return run_pipeline(lake, run_config=run_config_for())
 
 
 def _count(lake: LakehouseSettings, table: str) -> int:

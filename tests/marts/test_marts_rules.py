@@ -33,13 +33,19 @@ def test_archetypes_follow_the_rules_in_order(spark):
     rows = [(*f[:5], float(f[5]), *f[6:]) for f, _ in ARCHETYPES]
     frame = spark.createDataFrame(rows, FEATURES)
     name, rule = build.archetype(RULES)
-    got = {row.cust_id: (row.archetype, row.rule) for row in frame.select("cust_id", name.alias("archetype"), rule.alias("rule")).collect()}
+    got = {
+        row.cust_id: (row.archetype, row.rule)
+        for row in frame.select("cust_id", name.alias("archetype"), rule.alias("rule")).collect()
+    }
     for features, expected in ARCHETYPES:
         assert got[features[0]][0] == expected, features
     assert got["c1"][1] == "low_credit_score" and got["c9"][1] == "everyone_else"
 
 
-@pytest.mark.parametrize(("spend", "segment"), [(0, "Low"), (39999.99, "Low"), (40000, "Medium"), (149999.99, "Medium"), (150000, "High")])
+@pytest.mark.parametrize(
+    ("spend", "segment"),
+    [(0, "Low"), (39999.99, "Low"), (40000, "Medium"), (149999.99, "Medium"), (150000, "High")],
+)
 def test_spend_segments_spark_matches_python(spark, spend, segment):
     assert RULES.spend_segments.segment(spend) == segment
     frame = spark.createDataFrame([(float(spend),)], "total_spend double")
@@ -56,12 +62,20 @@ def test_funnel_lists_every_stage_and_narrows(spark, lake_spark, lakehouse):
         ],
         "event_id string, campaign_id string, cust_id string, stage string, stage_order int",
     )
-    lake_spark.sql("CREATE TABLE lakehouse.fs_accelerator.campaign_events_dp (event_id string, campaign_id string, cust_id string, stage string, stage_order int) USING iceberg")
+    lake_spark.sql(
+        "CREATE TABLE lakehouse.fs_accelerator.campaign_events_dp (event_id string, campaign_id string, cust_id string, stage string, stage_order int) USING iceberg"
+    )
     events.writeTo("lakehouse.fs_accelerator.campaign_events_dp").append()
-    archetypes = lake_spark.createDataFrame([("c1", "Deal Chasers"), ("c2", "Generic")], "cust_id string, archetype string")
+    archetypes = lake_spark.createDataFrame(
+        [("c1", "Deal Chasers"), ("c2", "Generic")], "cust_id string, archetype string"
+    )
     funnel = build.campaign_funnel(lake_spark, lakehouse, archetypes, RULES).collect()
     assert len(funnel) == len(RULES.archetypes) * len(RULES.funnel_stages)
-    deal = {row.stage: (row.customers, row.previous_stage_customers) for row in funnel if row.archetype == "Deal Chasers"}
+    deal = {
+        row.stage: (row.customers, row.previous_stage_customers)
+        for row in funnel
+        if row.archetype == "Deal Chasers"
+    }
     assert deal["Customer Reached"] == (1, None)
     assert deal["Explored Product"] == (1, 1)
     assert deal["Onboarded"] == (0, 0)
@@ -70,8 +84,14 @@ def test_funnel_lists_every_stage_and_narrows(spark, lake_spark, lakehouse):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("spend_segments: {low_below: 10, high_from: 5}\narchetypes: [{name: G, rule: g, when: 'TRUE', why: x}]\nfunnel_stages: [a, b]\n", "high_from must be greater"),
-        ("spend_segments: {low_below: 1, high_from: 5}\narchetypes: [{name: G, rule: g, when: 'x > 1', why: x}]\nfunnel_stages: [a, b]\n", "catch-all"),
+        (
+            "spend_segments: {low_below: 10, high_from: 5}\narchetypes: [{name: G, rule: g, when: 'TRUE', why: x}]\nfunnel_stages: [a, b]\n",
+            "high_from must be greater",
+        ),
+        (
+            "spend_segments: {low_below: 1, high_from: 5}\narchetypes: [{name: G, rule: g, when: 'x > 1', why: x}]\nfunnel_stages: [a, b]\n",
+            "catch-all",
+        ),
         ("spend_segments: [\n", "not valid YAML"),
     ],
 )

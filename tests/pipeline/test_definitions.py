@@ -53,7 +53,7 @@ def test_gates_are_blocking_and_owned():
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.owners, key
-        assert node.group_name in {"ingest", "curate", "quality", "govern", "publish"}, key
+        assert node.group_name in {"ingest", "curate", "quality", "marts", "govern", "publish"}, key
 
 
 def test_role_groups_come_from_the_manifest(tmp_path):

@@ -1,0 +1,1 @@
+"""Apache Superset dashboards over the published customer-overview product (see bi/README.md)."""

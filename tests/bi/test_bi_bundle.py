@@ -1,0 +1,175 @@
+"""The dashboard templates and the bundle generated from them (no Superset needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bi import bundle
+
+# Chart types of Superset 6.1's core front end that the templates may use.
+CORE_VIZ_TYPES = {
+    "big_number_total",
+    "pie",
+    "echarts_timeseries_line",
+    "echarts_timeseries_bar",
+    "sankey_v2",
+    "treemap_v2",
+    "funnel",
+    "table",
+    "pivot_table_v2",
+}
+# The marts' contract (columns per view), for the names the templates refer to.
+VIEW_COLUMNS = {
+    "customer_overview": {
+        "cust_id",
+        "cust_segment",
+        "customer_risk_category",
+        "afflunce_level",
+        "state",
+        "country",
+        "created_at",
+    },
+    "customer_spend": {
+        "cust_id",
+        "cust_first_name",
+        "cust_last_name",
+        "cust_segment",
+        "state",
+        "country",
+        "customer_risk_category",
+        "afflunce_level",
+        "transactions",
+        "total_spend",
+        "spend_segment",
+    },
+    "customer_archetype": {"cust_id", "archetype", "cust_segment", "state", "country"},
+    "product_sales": {"product_id", "product_name", "accounts", "active_accounts", "customers"},
+    "transactions_monthly": {
+        "month",
+        "transaction_mode",
+        "transaction_reason",
+        "transactions",
+        "amount",
+        "customers",
+    },
+    "spend_by_segment": {
+        "spend_segment",
+        "transaction_reason",
+        "transaction_mode",
+        "transactions",
+        "amount",
+        "customers",
+    },
+    "campaign_funnel": {"campaign_id", "archetype", "stage", "stage_order", "customers"},
+}
+
+
+@pytest.fixture(scope="module")
+def templates() -> bundle.Templates:
+    return bundle.load_templates()
+
+
+@pytest.fixture(scope="module")
+def contents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    lakehouse = tmp_path_factory.mktemp("lakehouse")
+    return bundle.build_bundle(lakehouse, ["/venv/avro.duckdb_extension", "/venv/iceberg.ext"])
+
+
+def _files(contents: dict[str, str], kind: str) -> dict[str, dict]:
+    return {name: yaml.safe_load(text) for name, text in contents.items() if f"/{kind}/" in name}
+
+
+def test_the_seeds_three_dashboards_with_known_chart_types(templates: bundle.Templates) -> None:
+    titles = {spec["title"] for spec in templates.dashboards.values()}
+    assert titles == {"Lead Generation", "Spend Analysis", "Campaign Funnel"}
+    for spec in templates.dashboards.values():
+        for key, chart in spec["charts"].items():
+            assert chart["viz_type"] in CORE_VIZ_TYPES, key
+        placed = [cell["chart"] for row in spec["layout"] for cell in row if "chart" in cell]
+        assert sorted(placed) == sorted(spec["charts"]), spec["title"]
+        for row in spec["layout"]:
+            assert sum(cell.get("width", 4) for cell in row) <= 12
+
+
+def test_charts_refer_to_existing_metrics_and_columns(templates: bundle.Templates) -> None:
+    assert set(templates.datasets) == set(VIEW_COLUMNS)
+    for spec in templates.dashboards.values():
+        for key, chart in spec["charts"].items():
+            dataset = templates.datasets[chart["dataset"]]
+            metrics = set(dataset.get("metrics") or {})
+            columns = VIEW_COLUMNS[chart["dataset"]] | set(dataset.get("calculated_columns") or {})
+            params = chart["params"]
+            used_metrics = list(params.get("metrics", [])) + (
+                [params["metric"]] if "metric" in params else []
+            )
+            assert used_metrics or params.get("query_mode") == "raw", key
+            for metric in used_metrics:
+                assert metric in metrics, f"{key}: unknown metric {metric}"
+            used_columns = [
+                *params.get("groupby", []),
+                *params.get("groupbyRows", []),
+                *params.get("groupbyColumns", []),
+                *params.get("all_columns", []),
+                *[params[k] for k in ("x_axis", "source", "target") if k in params],
+            ]
+            for column in used_columns:
+                assert column in columns, f"{key}: unknown column {column}"
+            if "x_axis_sort" in params:
+                assert params["x_axis_sort"] in {params["x_axis"], *used_metrics}, key
+
+
+def test_one_copy_per_role_group_on_its_own_database(contents: dict[str, str]) -> None:
+    databases = _files(contents, "databases")
+    datasets = _files(contents, "datasets")
+    charts = _files(contents, "charts")
+    dashboards = _files(contents, "dashboards")
+    assert len(databases) == 3 and len(dashboards) == 9
+    db_by_uuid = {d["uuid"]: d for d in databases.values()}
+    for database in databases.values():
+        group = database["database_name"].split("(")[1].rstrip(")")
+        assert database["sqlalchemy_uri"].endswith(f"/exports/{group}.duckdb")
+        connect_args = database["extra"]["engine_params"]["connect_args"]
+        assert connect_args["read_only"] is True
+        # Quoted absolute paths, avro before iceberg (iceberg needs avro, and must not download it).
+        assert connect_args["preload_extensions"][0] == "'/venv/avro.duckdb_extension'"
+        assert all(
+            p.startswith("'/") and p.endswith("'") for p in connect_args["preload_extensions"]
+        )
+        assert database["allow_dml"] is False and database["expose_in_sqllab"] is False
+    dataset_group = {}
+    for dataset in datasets.values():
+        group = db_by_uuid[dataset["database_uuid"]]["database_name"].split("(")[1].rstrip(")")
+        assert dataset["table_name"].endswith(f"__{group}")
+        dataset_group[dataset["uuid"]] = group
+    chart_group = {c["uuid"]: dataset_group[c["dataset_uuid"]] for c in charts.values()}
+    for dashboard in dashboards.values():
+        group = dashboard["dashboard_title"].split("(")[1].rstrip(")")
+        assert dashboard["published"] is True
+        chart_uuids = [
+            node["meta"]["uuid"]
+            for node in dashboard["position"].values()
+            if isinstance(node, dict) and node.get("type") == "CHART"
+        ]
+        assert chart_uuids and {chart_group[u] for u in chart_uuids} == {group}
+
+
+def test_uuids_are_stable_and_unique(contents: dict[str, str], tmp_path: Path) -> None:
+    again = bundle.build_bundle(tmp_path, ["/venv/avro.duckdb_extension", "/venv/iceberg.ext"])
+    uuids = [yaml.safe_load(text).get("uuid") for text in contents.values()]
+    uuids = [u for u in uuids if u]
+    assert len(uuids) == len(set(uuids)) == len(contents) - 1  # all but metadata.yaml
+    assert sorted(uuids) == sorted(
+        u for u in (yaml.safe_load(t).get("uuid") for t in again.values()) if u
+    )
+
+
+def test_bundle_zip_round_trip(contents: dict[str, str], tmp_path: Path) -> None:
+    import zipfile
+
+    path = bundle.write_zip(contents, tmp_path / "bundle.zip")
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == sorted(contents)
+        assert archive.read("customer_overview_dashboards/metadata.yaml").startswith(b"version")
