@@ -133,7 +133,7 @@ def _rows_at_last_publish(lakehouse: LakehouseResource, schema: EntitySchema) ->
     )
     if snapshot is None or snapshot.summary is None:
         return None
-    return int(snapshot.summary.get("total-records", "0"))
+    return int(snapshot.summary.get("total-records") or 0)
 
 
 def _now():

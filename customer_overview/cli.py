@@ -230,7 +230,9 @@ def _tables(args: argparse.Namespace) -> int:
     for identifier in sorted(catalog.list_tables(settings.namespace)):
         iceberg = catalog.load_table(identifier)
         snapshot = iceberg.current_snapshot()
-        rows = snapshot.summary.get("total-records", "0") if snapshot and snapshot.summary else "0"
+        rows = (
+            snapshot.summary.get("total-records") if snapshot and snapshot.summary else None
+        ) or "0"
         table.add_row(
             identifier[-1], rows, str(snapshot.snapshot_id if snapshot else "-"), iceberg.location()
         )

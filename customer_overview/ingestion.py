@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pyiceberg.exceptions import NoSuchTableError
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -42,7 +43,11 @@ from customer_overview.config import LakehouseSettings
 from customer_overview.entities import INGESTED_AT, SOURCE_FILE, SOURCE_LINE, EntitySchema
 from customer_overview.landing import HeaderCheck, LandingFile, check_header, list_landing_files
 from customer_overview.sql import quote
-from customer_overview.tables import create_table_if_missing, current_snapshot_id, table_exists
+from customer_overview.tables import (
+    create_table_if_missing,
+    current_snapshot_id,
+    load_iceberg_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,20 +137,23 @@ def ensure_file_log(spark: SparkSession, settings: LakehouseSettings) -> None:
     )
 
 
-def new_landing_files(
-    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema
-) -> list[LandingFile]:
-    """Landing files of the entity whose fingerprint (name, size, mtime) is not in the file log."""
+def ingested_fingerprints(settings: LakehouseSettings) -> set[str]:
+    """Fingerprints (name, size, mtime) of every landing file in the file log, via PyIceberg.
+
+    The sensor calls this too, so it reads the catalog without starting a JVM.
+    """
+    try:
+        log_table = load_iceberg_table(settings, FILE_LOG_TABLE)
+    except NoSuchTableError:
+        return set()
+    fingerprints = log_table.scan(selected_fields=("fingerprint",)).to_arrow()["fingerprint"]
+    return set(fingerprints.to_pylist())
+
+
+def new_landing_files(settings: LakehouseSettings, schema: EntitySchema) -> list[LandingFile]:
+    """Landing files of the entity whose fingerprint is not in the file log."""
     files = list_landing_files(settings.landing_dir, schema)
-    if not files or not table_exists(spark, settings, FILE_LOG_TABLE):
-        return files
-    seen = {
-        row.fingerprint
-        for row in spark.table(settings.spark_table(FILE_LOG_TABLE))
-        .where(F.col("entity") == schema.entity)
-        .select("fingerprint")
-        .collect()
-    }
+    seen = ingested_fingerprints(settings) if files else set()
     return [file for file in files if file.fingerprint not in seen]
 
 
@@ -173,7 +181,7 @@ def ingest_entity(
     started = time.monotonic()
     ensure_raw_table(spark, settings, schema)
     ensure_file_log(spark, settings)
-    files = list(new_landing_files(spark, settings, schema) if files is None else files)
+    files = list(new_landing_files(settings, schema) if files is None else files)
     result = IngestionResult(entity=schema.entity, table=schema.raw_table)
     if not files:
         result.snapshot_id = current_snapshot_id(spark, settings, schema.raw_table)
@@ -203,7 +211,7 @@ def ingest_entity(
         before = current_snapshot_id(spark, settings, schema.raw_table)
         _merge_into_raw(spark, settings, schema, deduplicated)
         result.snapshot_id = current_snapshot_id(spark, settings, schema.raw_table)
-        result.rows_inserted = _added_records(spark, settings, schema.raw_table, before)
+        result.rows_inserted = _added_records(settings, schema.raw_table, before)
         result.duplicates_skipped = result.rows_read - result.rows_inserted
     finally:
         batch.unpersist()
@@ -431,21 +439,16 @@ def _merge_into_raw(
     spark.catalog.dropTempView(view)
 
 
-def _added_records(
-    spark: SparkSession, settings: LakehouseSettings, table: str, before: int | None
-) -> int:
+def _added_records(settings: LakehouseSettings, table: str, before: int | None) -> int:
     """Rows the commits after snapshot ``before`` added (0 when nothing was committed)."""
-    rows = spark.sql(
-        f"SELECT snapshot_id, parent_id, summary['added-records'] AS added "
-        f"FROM {settings.spark_table(table)}.snapshots"
-    ).collect()
-    parents = {row.snapshot_id: (row.parent_id, int(row.added or 0)) for row in rows}
-    current = current_snapshot_id(spark, settings, table)
+    metadata = load_iceberg_table(settings, table).metadata
+    snapshot = metadata.snapshot_by_id(metadata.current_snapshot_id or -1)
     added = 0
-    while current is not None and current != before and current in parents:
-        parent, count = parents[current]
-        added += count
-        current = parent
+    while snapshot is not None and snapshot.snapshot_id != before:
+        if snapshot.summary is not None:
+            added += int(snapshot.summary.get("added-records") or 0)
+        parent = snapshot.parent_snapshot_id
+        snapshot = metadata.snapshot_by_id(parent) if parent is not None else None
     return added
 
 

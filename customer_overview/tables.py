@@ -80,4 +80,4 @@ def row_count(settings: LakehouseSettings, table: str) -> int:
     snapshot = load_iceberg_table(settings, table).current_snapshot()
     if snapshot is None or snapshot.summary is None:
         return 0
-    return int(snapshot.summary.get("total-records", "0"))
+    return int(snapshot.summary.get("total-records") or 0)

@@ -16,32 +16,20 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
-from pyiceberg.exceptions import NoSuchTableError
 
-from customer_overview.catalog import prepare_catalog
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import all_entities
-from customer_overview.ingestion import FILE_LOG_TABLE
-from customer_overview.landing import list_landing_files
+from customer_overview.ingestion import new_landing_files
 from pipelines.resources import LakehouseResource
 
 
 def unseen_landing_files(settings: LakehouseSettings) -> list[str]:
     """Fingerprints of landing files that are not in the ingested-file log (read via PyIceberg)."""
-    fingerprints = [
+    return [
         file.fingerprint
         for schema in all_entities()
-        for file in list_landing_files(settings.landing_dir, schema)
+        for file in new_landing_files(settings, schema)
     ]
-    if not fingerprints:
-        return []
-    catalog = prepare_catalog(settings)
-    try:
-        log = catalog.load_table(settings.table_identifier(FILE_LOG_TABLE))
-    except NoSuchTableError:
-        return fingerprints
-    seen = set(log.scan(selected_fields=("fingerprint",)).to_arrow()["fingerprint"].to_pylist())
-    return [fingerprint for fingerprint in fingerprints if fingerprint not in seen]
 
 
 def landing_sensor(
