@@ -8,9 +8,9 @@ export LAKEHOUSE_DIR
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# System packages: Java runtime for Spark, the SQLite JDBC driver for Spark's Iceberg JDBC catalog,
-# Chromium for screenshots of the HTML reports, and PostgreSQL + its JDBC driver for the
-# scale-out profile (`customer-overview cluster start` and its test).
+# System packages (installed by system-deps when missing): Java for Spark, the SQLite JDBC driver
+# for Spark's Iceberg JDBC catalog, Chromium + chromedriver for screenshots of reports and
+# dashboards, PostgreSQL + its JDBC driver for the scale-out profile (`cluster start`, its test).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-deps demo run test ui bench lint clean-lakehouse
@@ -22,6 +22,7 @@ system-deps:
 	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	[ -f /usr/share/java/sqlite-jdbc.jar ] || missing="$$missing libxerial-sqlite-jdbc-java"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
 	[ -f /usr/share/java/postgresql.jar ] || missing="$$missing libpostgresql-jdbc-java"; \
 	if [ -n "$$missing" ]; then \

@@ -398,6 +398,15 @@ def _print_summary(summary, settings) -> None:  # type: ignore[no-untyped-def]
         )
     else:
         console.print("[bold green]Run succeeded[/]")
+        card = reports / "product" / "product_card.html"
+        if card.exists():
+            console.print(f"Product card: {card}", highlight=False)
+        console.print(
+            f"Query it:     customer-overview --lakehouse-dir {settings.lakehouse_dir} query "
+            '--role restricted "SELECT country, count(*) FROM customer_overview GROUP BY 1"\n'
+            "Dagster UI:   make ui (run history, lineage, checks)",
+            highlight=False,
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
 from customer_overview.product import DataProductManifest, ProductOutput, RoleGroupSpec
 from customer_overview.sql import quote
-from customer_overview.tables import DEFAULT_TABLE_PROPERTIES, current_snapshot_id
+from customer_overview.tables import DEFAULT_TABLE_PROPERTIES
 from policies import (
     OPERATORS,
     ColumnDecision,
@@ -291,11 +291,6 @@ def scan_for_leaks(
     row = joined.agg(*counts).first()
     report.leaks = {column: int(row[column] or 0) for column in guarded} if row else {}
     return report
-
-
-def published_snapshot(spark: SparkSession, settings: LakehouseSettings, table: str) -> int | None:
-    """The snapshot consumers see (``main``)."""
-    return current_snapshot_id(spark, settings, table)
 
 
 def decisions_summary(decisions: Mapping[str, ColumnDecision]) -> dict[str, str]:
