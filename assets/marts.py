@@ -15,8 +15,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from assets.common import OWNERS, column_schema, table_key, table_metadata
+from customer_overview.curation import ensure_curated_table
 from customer_overview.entities import MART_NAMES, load_entity
-from customer_overview.tables import create_table_if_missing
 from marts import build
 from marts.rules import load_mart_rules
 from pipelines.resources import LakehouseResource
@@ -78,13 +78,7 @@ def marts_asset() -> AssetsDefinition:
             }
             for name, frame in frames.items():
                 schema = schemas[name]
-                create_table_if_missing(
-                    spark,
-                    settings,
-                    schema.curated_table,
-                    schema.curated_ddl_columns(),
-                    comment=f"{schema.description} Grain: {schema.grain}",
-                )
+                ensure_curated_table(spark, settings, schema)
                 # A full overwrite is one atomic commit: readers see the old or the new mart.
                 build.conform(frame, schema).writeTo(
                     settings.spark_table(schema.curated_table)

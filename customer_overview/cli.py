@@ -406,6 +406,7 @@ def _print_summary(summary, settings) -> None:  # type: ignore[no-untyped-def]
             '--role restricted "SELECT country, count(*) FROM customer_overview GROUP BY 1"\n'
             "Dagster UI:   make ui (run history, lineage, checks)",
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -112,9 +112,10 @@ def quarantine_columns_ddl(schema: EntitySchema) -> str:
     )
 
 
-def ensure_curated_tables(
+def ensure_curated_table(
     spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema
 ) -> None:
+    """The curated table of an entity (or a mart): typed columns, docs, tags, partitioning."""
     create_table_if_missing(
         spark,
         settings,
@@ -124,6 +125,13 @@ def ensure_curated_tables(
         partition_sql=schema.partition_sql(),
     )
     apply_table_metadata(settings, schema.curated_table, properties=tag_properties(schema))
+
+
+def ensure_curated_tables(
+    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema
+) -> None:
+    """The curated and quarantine tables of an entity."""
+    ensure_curated_table(spark, settings, schema)
     create_table_if_missing(
         spark,
         settings,

@@ -26,7 +26,7 @@ _STDERR_LINES_SHOWN = 20
 # QUIC probes...) that try to reach Google; offline, their connections are refused many at a
 # time and slow or break the run. --no-sandbox: containers usually lack the user namespaces the
 # sandbox needs.
-_HEADLESS_FLAGS = (
+HEADLESS_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -82,7 +82,7 @@ def screenshot(
     ) as profile_dir:
         command = [
             executable,
-            *_HEADLESS_FLAGS,
+            *HEADLESS_FLAGS,
             f"--user-data-dir={profile_dir}",
             f"--window-size={width},{height}",
             f"--screenshot={image}",

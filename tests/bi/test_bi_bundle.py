@@ -8,6 +8,8 @@ import pytest
 import yaml
 
 from bi import bundle
+from customer_overview.entities import LINEAGE_COLUMNS
+from customer_overview.product import load_manifest
 
 # Chart types of Superset 6.1's core front end that the templates may use.
 CORE_VIZ_TYPES = {
@@ -21,49 +23,22 @@ CORE_VIZ_TYPES = {
     "table",
     "pivot_table_v2",
 }
-# The marts' contract (columns per view), for the names the templates refer to.
+# The published views the dashboards read.
+DASHBOARD_VIEWS = {
+    "customer_overview",
+    "customer_spend",
+    "customer_archetype",
+    "product_sales",
+    "transactions_monthly",
+    "spend_by_segment",
+    "campaign_funnel",
+}
+# The published views and their columns, from the product's own contract (dataproduct.yaml and
+# the schemas), for the names the templates refer to.
 VIEW_COLUMNS = {
-    "customer_overview": {
-        "cust_id",
-        "cust_segment",
-        "customer_risk_category",
-        "afflunce_level",
-        "state",
-        "country",
-        "created_at",
-    },
-    "customer_spend": {
-        "cust_id",
-        "cust_first_name",
-        "cust_last_name",
-        "cust_segment",
-        "state",
-        "country",
-        "customer_risk_category",
-        "afflunce_level",
-        "transactions",
-        "total_spend",
-        "spend_segment",
-    },
-    "customer_archetype": {"cust_id", "archetype", "cust_segment", "state", "country"},
-    "product_sales": {"product_id", "product_name", "accounts", "active_accounts", "customers"},
-    "transactions_monthly": {
-        "month",
-        "transaction_mode",
-        "transaction_reason",
-        "transactions",
-        "amount",
-        "customers",
-    },
-    "spend_by_segment": {
-        "spend_segment",
-        "transaction_reason",
-        "transaction_mode",
-        "transactions",
-        "amount",
-        "customers",
-    },
-    "campaign_funnel": {"campaign_id", "archetype", "stage", "stage_order", "customers"},
+    output.name: set(output.entity_schema.column_names)
+    | (set(LINEAGE_COLUMNS) if output.entity_schema.kind == "entity" else set())
+    for output in load_manifest().outputs
 }
 
 
@@ -95,7 +70,8 @@ def test_the_seeds_three_dashboards_with_known_chart_types(templates: bundle.Tem
 
 
 def test_charts_refer_to_existing_metrics_and_columns(templates: bundle.Templates) -> None:
-    assert set(templates.datasets) == set(VIEW_COLUMNS)
+    assert set(templates.datasets) == DASHBOARD_VIEWS
+    assert set(VIEW_COLUMNS) >= DASHBOARD_VIEWS
     for spec in templates.dashboards.values():
         for key, chart in spec["charts"].items():
             dataset = templates.datasets[chart["dataset"]]
