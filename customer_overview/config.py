@@ -16,11 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from customer_overview.errors import ConfigurationError
-from customer_overview.yaml_files import validation_problems
+from customer_overview.yaml_files import read_yaml, validation_problems
 
 DEFAULT_LAKEHOUSE_DIR = "./lakehouse"
 DEFAULT_PROFILE = "local"
@@ -268,12 +267,7 @@ def available_profiles(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def _read_profiles(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"profiles file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, ConfigurationError, "profiles file")
     if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict):
         raise ConfigurationError(f"{path}: expected a top-level 'profiles:' mapping")
     return data["profiles"]

@@ -7,7 +7,7 @@ of them must read ``<file>: rules.3.check: Input should be 'not_null', ...``, ne
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -25,6 +25,21 @@ def validation_problems(exc: ValidationError) -> str:
     )
 
 
+def read_yaml(path: Path, error: type[LakehouseError], what: str) -> Any:
+    """The parsed content of ``path``.
+
+    Raises:
+        error: The file is missing (``what`` names it) or is not YAML; the message starts with
+            the path.
+    """
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from None
+
+
 def load_yaml_model(
     path: Path, model: type[Model], error: type[LakehouseError], what: str
 ) -> Model:
@@ -34,12 +49,7 @@ def load_yaml_model(
         error: The file is missing (``what`` names it), is not YAML, or is invalid; the message
             starts with the path.
     """
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise error(f"{path}: {what} not found") from None
-    except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, error, what)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

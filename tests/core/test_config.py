@@ -92,3 +92,20 @@ def test_custom_profiles_file(tmp_path: Path):
         load_settings(
             profile="tiny", lakehouse_dir=tmp_path, env={"LAKEHOUSE_PROFILES_FILE": str(profiles)}
         )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, r"profiles\.yaml: profiles file not found"),
+        ("profiles: [unclosed\n", r"profiles\.yaml: not valid YAML"),
+        ("tiny: {}\n", r"profiles\.yaml: expected a top-level 'profiles:' mapping"),
+    ],
+    ids=["missing", "not-yaml", "no-profiles-key"],
+)
+def test_unreadable_profiles_file_names_the_file(tmp_path: Path, content, message):
+    profiles = tmp_path / "profiles.yaml"
+    if content is not None:
+        profiles.write_text(content)
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings(lakehouse_dir=tmp_path, env={"LAKEHOUSE_PROFILES_FILE": str(profiles)})

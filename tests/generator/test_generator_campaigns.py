@@ -8,18 +8,10 @@ import pandas as pd
 import pytest
 from generator_test_support import SESSION_CONFIG, ages_at
 
-COLUMNS = [
-    "event_id",
-    "campaign_id",
-    "cust_id",
-    "stage",
-    "stage_order",
-    "channel",
-    "product_id",
-    "event_ts",
-    "created_at",
-    "modified_at",
-]
+from customer_overview.entities import load_entity
+
+# The landing header is the contract ingestion reads with: the entity schema, in order.
+COLUMNS = [column.name for column in load_entity("campaigns").columns]
 MONTH_WINDOWS = {
     1: ("2024-01-01", "2024-02-01"),
     2: ("2024-02-01", "2024-03-01"),
