@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from dagster import AssetKey, MetadataValue, TableColumn, TableSchema
-from pyspark.sql import SparkSession
 
 from customer_overview.config import NAMESPACE, LakehouseSettings
 from customer_overview.entities import EntitySchema
-from customer_overview.tables import current_snapshot_id, row_count, table_location
+from customer_overview.tables import load_iceberg_table, snapshot_row_count
 
 OWNERS = ["team:customer-data-platform"]
 
@@ -19,7 +18,7 @@ def table_key(table: str) -> AssetKey:
     return AssetKey([NAMESPACE, table])
 
 
-def column_schema(schema: EntitySchema, extra: list[TableColumn] | None = None) -> TableSchema:
+def column_schema(schema: EntitySchema) -> TableSchema:
     """The curated column schema with descriptions and governance tags."""
     columns = [
         TableColumn(
@@ -30,16 +29,16 @@ def column_schema(schema: EntitySchema, extra: list[TableColumn] | None = None) 
         )
         for column in schema.columns
     ]
-    return TableSchema(columns=columns + (extra or []))
+    return TableSchema(columns=columns)
 
 
-def table_metadata(spark: SparkSession, settings: LakehouseSettings, table: str) -> dict[str, Any]:
+def table_metadata(settings: LakehouseSettings, table: str) -> dict[str, Any]:
     """Row count, fully qualified name, location and snapshot of an Iceberg table."""
-    qualified = settings.spark_table(table)
-    snapshot = current_snapshot_id(spark, settings, table)
+    iceberg_table = load_iceberg_table(settings, table)
+    snapshot = iceberg_table.current_snapshot()
     return {
-        "dagster/row_count": row_count(settings, table),
-        "dagster/table_name": qualified,
-        "table_location": MetadataValue.path(table_location(spark, settings, table)),
-        "snapshot_id": MetadataValue.text(str(snapshot) if snapshot else "none"),
+        "dagster/row_count": snapshot_row_count(snapshot),
+        "dagster/table_name": settings.spark_table(table),
+        "table_location": MetadataValue.path(iceberg_table.location()),
+        "snapshot_id": MetadataValue.text(str(snapshot.snapshot_id) if snapshot else "none"),
     }

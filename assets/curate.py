@@ -103,12 +103,11 @@ def curated_assets(schema: EntitySchema) -> AssetsDefinition:
         )
         yield MaterializeResult(
             asset_key=curated_key,
-            metadata=table_metadata(spark, settings, schema.curated_table)
-            | _curation_metadata(result),
+            metadata=table_metadata(settings, schema.curated_table) | _curation_metadata(result),
         )
         yield MaterializeResult(
             asset_key=quarantine_key,
-            metadata=table_metadata(spark, settings, schema.quarantine_table)
+            metadata=table_metadata(settings, schema.quarantine_table)
             | {
                 "quarantined_this_run": result.quarantined,
                 "rules_broken_this_run": MetadataValue.json(result.rules_broken or {}),

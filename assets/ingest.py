@@ -69,7 +69,7 @@ def raw_asset(schema: EntitySchema) -> AssetsDefinition:
             spark, settings, schema, run_id=context.run_id, files=files, progress=context.log.info
         )
         yield MaterializeResult(
-            metadata=table_metadata(spark, settings, schema.raw_table) | _ingest_metadata(result)
+            metadata=table_metadata(settings, schema.raw_table) | _ingest_metadata(result)
         )
         yield AssetCheckResult(
             check_name=LANDING_CHECK,

@@ -83,7 +83,7 @@ def marts_asset() -> AssetsDefinition:
                 build.conform(frame, schema).writeTo(
                     settings.spark_table(schema.curated_table)
                 ).overwrite(F.lit(True))
-                metadata = table_metadata(spark, settings, schema.curated_table)
+                metadata = table_metadata(settings, schema.curated_table)
                 context.log.info(f"{schema.curated_table}: {metadata['dagster/row_count']:,} rows")
                 if name == "customer_archetype":
                     metadata["archetypes"] = MetadataValue.json(

@@ -1,5 +1,7 @@
 """Profiling: a ydata-profiling report of the curated customers, on a pseudonymised sample."""
 
+from datetime import UTC, datetime
+
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -42,16 +44,20 @@ class ProfileConfig(Config):
 
 
 def pseudonymising_decisions(schema: EntitySchema, columns: list[str]) -> dict[str, ColumnDecision]:
-    """Hash ``TW.mask`` columns and bucket ``TW.dob`` columns; keep everything else."""
+    """Hash ``TW.mask`` columns, bucket ``TW.dob`` columns, keep untagged ones.
+
+    A tagged column that neither rule covers is redacted: deny by default, as for consumers.
+    """
     tags = schema.column_tags()
-    pass_through = OPERATORS["pass_through"].parse_params({})
     decisions = {}
     for name in columns:
-        operator, params = "pass_through", pass_through
-        for tag in sorted(tags.get(name, ())):
-            if tag in PSEUDONYMISE:
-                operator, raw = PSEUDONYMISE[tag]
-                params = OPERATORS[operator].parse_params(raw)
+        column_tags = set(tags.get(name, ()))
+        covered = sorted(column_tags & PSEUDONYMISE.keys())
+        if covered:
+            operator, raw = PSEUDONYMISE[covered[-1]]
+        else:
+            operator, raw = ("redact" if column_tags else "pass_through"), {}
+        params = OPERATORS[operator].parse_params(raw)
         decisions[name] = ColumnDecision(
             column=name,
             operator=operator,
@@ -94,7 +100,7 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
             key_columns=("cust_id", "country", "state", "cust_segment", "customer_type"),
         )
         sample, rows_total, rows_sampled = sample_for_profile(masked, schema.key, profile_settings)
-        snapshot = str(current_snapshot_id(spark, settings, schema.curated_table) or "empty")
+        snapshot = str(current_snapshot_id(settings, schema.curated_table) or "empty")
         context.log.info(f"profiling {rows_sampled:,} of {rows_total:,} rows (snapshot {snapshot})")
         result = profile_table(
             sample,
@@ -111,7 +117,7 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
                 table=schema.curated_table,
                 title=f"Profile of {schema.curated_table} @ {snapshot}",
                 status="warning" if result.alerts else "ok",
-                created_at=_now(),
+                created_at=datetime.now(UTC),
                 path=str(result.html_path.relative_to(settings.reports_dir)),
                 details=f"sample of {result.rows_profiled:,} of {result.rows_total:,} rows, "
                 f"{len(result.alerts)} alerts",
@@ -131,9 +137,3 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
         )
 
     return customer_overview_profile
-
-
-def _now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)

@@ -1,6 +1,7 @@
 """Quality stage: Great Expectations suites as Dagster asset checks on every curated table."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -15,7 +16,7 @@ from dagster import (
 from assets.common import table_key
 from customer_overview.entities import EntitySchema
 from customer_overview.publishing import PUBLISH_LOG_TABLE
-from customer_overview.tables import load_iceberg_table, table_exists
+from customer_overview.tables import load_iceberg_table, snapshot_row_count, table_exists
 from pipelines.resources import LakehouseResource
 from quality.expectations import ExpectationOutcome, ValidationOutcome, validate_table
 from quality.report_index import ReportEntry, record_report
@@ -77,7 +78,7 @@ def gx_checks(schema: EntitySchema) -> AssetChecksDefinition:
                     table=schema.curated_table,
                     title=outcome.suite,
                     status=status,
-                    created_at=_now(),
+                    created_at=datetime.now(UTC),
                     path=str(outcome.docs_page.relative_to(settings.reports_dir)),
                     details=f"{outcome.passed}/{len(outcome.outcomes)} expectations passed on "
                     f"{outcome.rows:,} rows",
@@ -131,12 +132,4 @@ def _rows_at_last_publish(lakehouse: LakehouseResource, schema: EntitySchema) ->
     snapshot = load_iceberg_table(settings, schema.curated_table).snapshot_by_id(
         latest["source_snapshot_id"]
     )
-    if snapshot is None or snapshot.summary is None:
-        return None
-    return int(snapshot.summary.get("total-records") or 0)
-
-
-def _now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
+    return None if snapshot is None else snapshot_row_count(snapshot)

@@ -335,7 +335,7 @@ def _catalog_migrate(args: argparse.Namespace) -> int:
 
 
 def _versions(args: argparse.Namespace) -> int:
-    from customer_overview.consume import published_versions
+    from customer_overview.publishing import published_versions
 
     table = Table(title="Published versions")
     for column in ("version", "published_at", "run_id", "role_group", "table", "snapshot", "rows"):

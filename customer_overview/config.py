@@ -26,6 +26,8 @@ DEFAULT_PROFILE = "local"
 CATALOG_NAME = "lakehouse"
 NAMESPACE = "fs_accelerator"
 PACKAGED_PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
+# Substrings of property names that hold secrets, e.g. ``s3.secret-access-key``, ``token``.
+_SECRET_WORDS = ("secret", "password", "credential", "token", "key")
 
 # Debian's libxerial-sqlite-jdbc-java and libpostgresql-jdbc-java (installed by `make setup`).
 SQLITE_JDBC_JAR = "/usr/share/java/sqlite-jdbc.jar"
@@ -193,11 +195,10 @@ class LakehouseSettings(_Frozen):
         for key in ("password", "credential", "token"):
             if data["catalog"].get(key):
                 data["catalog"][key] = "**********"
-        for section in ("catalog",):
-            props = data[section].get("properties", {})
-            for key in props:
-                if any(word in key.lower() for word in ("secret", "password", "token", "key")):
-                    props[key] = "**********"
+        for settings in (data["catalog"].get("properties", {}), data["spark"].get("conf", {})):
+            for key in settings:
+                if is_secret_key(key):
+                    settings[key] = "**********"
         return data
 
     def _require_uri(self) -> str:
@@ -206,6 +207,11 @@ class LakehouseSettings(_Frozen):
                 f"profile {self.profile!r}: catalog type {self.catalog.type!r} needs catalog.uri"
             )
         return self.catalog.uri
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a catalog property or Spark conf key names a secret (password, token, keys...)."""
+    return any(word in key.lower() for word in _SECRET_WORDS)
 
 
 def _pyiceberg_location(uri: str) -> str:

@@ -19,14 +19,12 @@ from typing import Any
 import duckdb
 import duckdb_extension_avro
 import duckdb_extension_iceberg
-from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import EqualTo
 
 from customer_overview.catalog import cached_catalog
 from customer_overview.config import LakehouseSettings
 from customer_overview.errors import LakehouseError
 from customer_overview.product import DataProductManifest
-from customer_overview.publishing import PUBLISH_LOG_TABLE
+from customer_overview.publishing import published_versions
 from customer_overview.version_hint import local_path
 
 
@@ -63,22 +61,6 @@ def duckdb_connection(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     for extension in _extension_files():
         connection.execute(f"LOAD '{extension}'")
     return connection
-
-
-def published_versions(
-    settings: LakehouseSettings, role_group: str | None = None
-) -> list[dict[str, Any]]:
-    """Rows of the publish log (optionally one role group), oldest first."""
-    catalog = cached_catalog(settings)
-    try:
-        log = catalog.load_table(settings.table_identifier(PUBLISH_LOG_TABLE))
-    except NoSuchTableError:
-        return []
-    # PyIceberg's predicates are pydantic models whose constructor mypy cannot see through.
-    in_group = EqualTo("role_group", role_group) if role_group else None  # type: ignore[call-arg,arg-type]
-    scan = log.scan(row_filter=in_group) if in_group is not None else log.scan()
-    rows = scan.to_arrow().to_pylist()
-    return sorted(rows, key=lambda row: (row["published_at"], row["version"]))
 
 
 def resolve_views(

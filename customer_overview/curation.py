@@ -58,6 +58,10 @@ from quality.rules import (
 
 log = logging.getLogger(__name__)
 
+# Between versions with the same version column value, the later arrival wins. Reconciliation
+# classifies raw rows with the same order, so both read it from here.
+ARRIVAL_ORDER = [INGESTED_AT, SOURCE_FILE, SOURCE_LINE]
+
 PROCESSED_RAW_SNAPSHOT = "lakehouse.curated-from-raw-snapshot-id"
 RULE_NAMES = "_rule_names"
 REASONS = "_reasons"
@@ -197,15 +201,13 @@ def curate_entity(
         quarantine_table=schema.quarantine_table,
         full_refresh=full_refresh,
     )
-    raw_snapshot = current_snapshot_id(spark, settings, schema.raw_table)
-    processed = table_property(spark, settings, schema.curated_table, PROCESSED_RAW_SNAPSHOT)
+    raw_snapshot = current_snapshot_id(settings, schema.raw_table)
+    processed = table_property(settings, schema.curated_table, PROCESSED_RAW_SNAPSHOT)
     result.from_raw_snapshot = None if full_refresh or not processed else int(processed)
     result.to_raw_snapshot = raw_snapshot
     if raw_snapshot is None or (result.from_raw_snapshot == raw_snapshot):
-        result.snapshot_id = current_snapshot_id(spark, settings, schema.curated_table)
-        result.quarantine_snapshot_id = current_snapshot_id(
-            spark, settings, schema.quarantine_table
-        )
+        result.snapshot_id = current_snapshot_id(settings, schema.curated_table)
+        result.quarantine_snapshot_id = current_snapshot_id(settings, schema.quarantine_table)
         result.rules_broken = {}
         progress(f"{schema.entity}: curated table is up to date with the raw table")
         return result
@@ -239,8 +241,8 @@ def curate_entity(
     set_table_properties(
         spark, settings, schema.curated_table, {PROCESSED_RAW_SNAPSHOT: str(raw_snapshot)}
     )
-    result.snapshot_id = current_snapshot_id(spark, settings, schema.curated_table)
-    result.quarantine_snapshot_id = current_snapshot_id(spark, settings, schema.quarantine_table)
+    result.snapshot_id = current_snapshot_id(settings, schema.curated_table)
+    result.quarantine_snapshot_id = current_snapshot_id(settings, schema.quarantine_table)
     result.seconds = time.monotonic() - started
     progress(
         f"{schema.entity}: {result.inserted} inserted, {result.updated} updated, "
@@ -390,10 +392,7 @@ def _write_latest(
         )
         candidates = valid.withColumn("_current", F.lit(False)).unionByName(current)
     latest_first = Window.partitionBy(*key).orderBy(
-        F.col(schema.version).desc(),
-        F.col(INGESTED_AT).desc(),
-        F.col(SOURCE_FILE).desc(),
-        F.col(SOURCE_LINE).desc(),
+        F.col(schema.version).desc(), *[F.col(name).desc() for name in ARRIVAL_ORDER]
     )
     ranked = candidates.withColumn("_rank", F.row_number().over(latest_first)).withColumn(
         "_had_current", F.max(F.col("_current").cast("int")).over(Window.partitionBy(*key)) == 1

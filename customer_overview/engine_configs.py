@@ -15,10 +15,9 @@ from customer_overview.config import (
     POSTGRES_JDBC_JAR,
     SQLITE_JDBC_JAR,
     LakehouseSettings,
+    is_secret_key,
 )
 from customer_overview.spark import iceberg_runtime_jar
-
-_SECRET_KEYS = ("password", "credential", "token")
 
 
 def _placeholder(key: str) -> str:
@@ -38,7 +37,7 @@ def spark_sql_snippet(settings: LakehouseSettings) -> str:
     }
     lines = ["spark-sql \\", f"  --jars {','.join(jars)} \\"]
     for key, value in conf.items():
-        shown = _placeholder(key) if key.endswith(_SECRET_KEYS) else value
+        shown = _placeholder(key) if is_secret_key(key) else value
         lines.append(f"  --conf {key}={shown} \\")
     lines.append(
         f'  -e "SELECT country, count(*) '
@@ -51,7 +50,7 @@ def spark_sql_snippet(settings: LakehouseSettings) -> str:
 def pyiceberg_yaml(settings: LakehouseSettings) -> str:
     """A ``.pyiceberg.yaml`` declaring the product's catalog."""
     properties = {
-        key: (_placeholder(key) if key in _SECRET_KEYS else value)
+        key: (_placeholder(key) if is_secret_key(key) else value)
         for key, value in settings.pyiceberg_properties().items()
     }
     if settings.catalog.type == "postgres" and settings.catalog.password:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from pyiceberg.table.snapshots import Snapshot
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -22,7 +23,11 @@ from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
 from customer_overview.product import DataProductManifest, ProductOutput, RoleGroupSpec
 from customer_overview.sql import quote
-from customer_overview.tables import DEFAULT_TABLE_PROPERTIES
+from customer_overview.tables import (
+    DEFAULT_TABLE_PROPERTIES,
+    load_iceberg_table,
+    snapshot_row_count,
+)
 from policies import (
     OPERATORS,
     ColumnDecision,
@@ -31,11 +36,11 @@ from policies import (
     access_matrix,
     apply_masks,
     load_policies,
-    quote_identifier,
     render_html,
     render_markdown,
     resolve_columns,
 )
+from policies.resolution import UNTAGGED
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +126,13 @@ def write_masked_outputs(
         table = output.published_table(group.name)
         replaced = _write_audit_branch(spark, settings, table, masked, output.entity_schema)
         _describe_masked_table(settings, table, output, group, decisions, masked.columns)
-        snapshot = _branch_snapshot(spark, settings, table, AUDIT_BRANCH)
-        rows = spark.sql(
-            f"SELECT count(*) AS n FROM {settings.spark_table(table)} "
-            f"VERSION AS OF '{AUDIT_BRANCH}'"
-        ).first()
+        snapshot = _branch_snapshot(settings, table, AUDIT_BRANCH)
         result = MaskedOutput(
             output=output.name,
             role_group=group.name,
             table=table,
-            rows=int(rows.n if rows else 0),
-            audit_snapshot_id=snapshot,
+            rows=snapshot_row_count(snapshot),
+            audit_snapshot_id=snapshot.snapshot_id if snapshot else None,
             decisions=decisions,
             schema_replaced=replaced,
         )
@@ -164,7 +165,7 @@ def _describe_masked_table(
     for name in columns:
         decision = decisions[name]
         description = descriptions.get(name, "Lineage column.")
-        if decision.reason != "untagged":
+        if decision.reason != UNTAGGED:
             docs[name] = f"{description} [{decision.operator}: {decision.reason}]"
             properties[f"masking.{name}"] = decision.operator
         else:
@@ -221,13 +222,8 @@ def _schema_signature(frame: DataFrame) -> list[tuple[str, str]]:
     return [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
 
 
-def _branch_snapshot(
-    spark: SparkSession, settings: LakehouseSettings, table: str, branch: str
-) -> int | None:
-    from customer_overview.tables import load_iceberg_table
-
-    ref = load_iceberg_table(settings, table).metadata.refs.get(branch)
-    return ref.snapshot_id if ref else None
+def _branch_snapshot(settings: LakehouseSettings, table: str, branch: str) -> Snapshot | None:
+    return load_iceberg_table(settings, table).snapshot_by_name(branch)
 
 
 def scan_for_leaks(
@@ -276,15 +272,15 @@ def scan_for_leaks(
         decision = decisions[column]
         expected = (
             OPERATORS[decision.operator].spark_sql(
-                quote_identifier(f"c_{column}"), types[column], decision.params
+                quote(f"c_{column}"), types[column], decision.params
             )
             if decision.params is not None
             else "NULL"
         )
-        clear = f"CAST({quote_identifier('c_' + column)} AS STRING)"
-        shown = f"CAST({quote_identifier('m_' + column)} AS STRING)"
+        clear = f"CAST({quote('c_' + column)} AS STRING)"
+        shown = f"CAST({quote('m_' + column)} AS STRING)"
         leak = (
-            f"{quote_identifier('c_' + column)} IS NOT NULL AND {shown} = {clear} "
+            f"{quote('c_' + column)} IS NOT NULL AND {shown} = {clear} "
             f"AND NOT (CAST({expected} AS STRING) <=> {clear})"
         )
         counts.append(F.sum(F.expr(f"CASE WHEN {leak} THEN 1 ELSE 0 END")).alias(column))
@@ -298,7 +294,7 @@ def decisions_summary(decisions: Mapping[str, ColumnDecision]) -> dict[str, str]
     return {
         name: decision.operator
         for name, decision in decisions.items()
-        if decision.reason != "untagged"
+        if decision.reason != UNTAGGED
     }
 
 

@@ -125,14 +125,19 @@ def ensure_raw_table(
     )
 
 
+FILE_LOG_COLUMNS = (
+    "entity string, file string, size bigint, modified_ns bigint, fingerprint string, "
+    "status string, data_lines bigint, structural_errors bigint, problems array<string>, "
+    "run_id string, ingested_at timestamp, raw_snapshot_id bigint"
+)
+
+
 def ensure_file_log(spark: SparkSession, settings: LakehouseSettings) -> None:
     create_table_if_missing(
         spark,
         settings,
         FILE_LOG_TABLE,
-        "entity string, file string, size bigint, modified_ns bigint, fingerprint string, "
-        "status string, data_lines bigint, structural_errors bigint, problems array<string>, "
-        "run_id string, ingested_at timestamp, raw_snapshot_id bigint",
+        FILE_LOG_COLUMNS,
         comment="Every landing file the pipeline has seen, so that a run reads only new files.",
     )
 
@@ -184,7 +189,7 @@ def ingest_entity(
     files = list(new_landing_files(settings, schema) if files is None else files)
     result = IngestionResult(entity=schema.entity, table=schema.raw_table)
     if not files:
-        result.snapshot_id = current_snapshot_id(spark, settings, schema.raw_table)
+        result.snapshot_id = current_snapshot_id(settings, schema.raw_table)
         progress(f"{schema.entity}: no new landing files")
         return result
 
@@ -208,9 +213,9 @@ def ingest_entity(
         result.rows_read = sum(lines for lines, _ in per_file.values())
         result.structural_errors = sum(errors for _, errors in per_file.values())
         deduplicated = _drop_duplicates_within_batch(batch, schema)
-        before = current_snapshot_id(spark, settings, schema.raw_table)
+        before = current_snapshot_id(settings, schema.raw_table)
         _merge_into_raw(spark, settings, schema, deduplicated)
-        result.snapshot_id = current_snapshot_id(spark, settings, schema.raw_table)
+        result.snapshot_id = current_snapshot_id(settings, schema.raw_table)
         result.rows_inserted = _added_records(settings, schema.raw_table, before)
         result.duplicates_skipped = result.rows_read - result.rows_inserted
     finally:
@@ -481,8 +486,6 @@ def _log_files(
     ]
     frame = spark.createDataFrame(
         rows,
-        "entity string, file string, size bigint, modified_ns bigint, fingerprint string, "
-        "status string, data_lines bigint, structural_errors bigint, problems array<string>, "
-        "run_id string, ingested_at timestamp, raw_snapshot_id bigint",
+        FILE_LOG_COLUMNS,
     )
     frame.writeTo(settings.spark_table(FILE_LOG_TABLE)).append()

@@ -71,8 +71,10 @@ class ClusterState:
 
     def save(self) -> None:
         path = Path(self.folder) / STATE_FILE
-        path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        path.chmod(0o600)  # holds the catalog password
+        # Created owner-only: it holds the catalog password.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(asdict(self), handle, indent=2)
 
     @classmethod
     def load(cls, folder: Path) -> ClusterState:
@@ -172,26 +174,31 @@ def _start_postgres(state: ClusterState, folder: Path) -> None:
     home = _postgres_home(folder)
     data = home / "data"
     password = secrets.token_urlsafe(16)
+    port = free_port()
+    # Recorded before anything starts, so that `stop` also cleans up a start that failed or
+    # was interrupted half-way (pg_ctl may time out while the server keeps starting).
+    state.postgres_port, state.postgres_data, state.postgres_password = port, str(data), password
     password_file = home / "password"
     password_file.write_text(password + "\n", encoding="utf-8")
-    _own_for_postgres(password_file)
-    _as_postgres_user(
-        [
-            str(POSTGRES_BIN / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            CATALOG_USER,
-            "--pwfile",
-            str(password_file),
-            "--auth",
-            "scram-sha-256",
-            "-E",
-            "UTF8",
-        ]
-    )
-    password_file.unlink()
-    port = free_port()
+    try:
+        _own_for_postgres(password_file)
+        _as_postgres_user(
+            [
+                str(POSTGRES_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                CATALOG_USER,
+                "--pwfile",
+                str(password_file),
+                "--auth",
+                "scram-sha-256",
+                "-E",
+                "UTF8",
+            ]
+        )
+    finally:
+        password_file.unlink()
     log_file = home / "postgres.log"
     _as_postgres_user(
         [
@@ -206,7 +213,6 @@ def _start_postgres(state: ClusterState, folder: Path) -> None:
             f"-p {port} -c listen_addresses=127.0.0.1 -k {data}",
         ]
     )
-    state.postgres_port, state.postgres_data, state.postgres_password = port, str(data), password
     _as_postgres_user(
         [
             str(POSTGRES_BIN.parent / "bin" / "createdb"),

@@ -33,16 +33,24 @@ def migrate_catalog(source: LakehouseSettings, target: LakehouseSettings) -> Mig
     that exists with a different location is reported as a conflict and left alone.
 
     Raises:
-        ConfigurationError: Source and target are the same catalog.
+        ConfigurationError: Source and target are the same catalog, or the source has no
+            tables (a mistyped lakehouse folder must not report a successful migration).
     """
     if source.pyiceberg_properties() == target.pyiceberg_properties():
         raise ConfigurationError("source and target profiles point at the same catalog")
+    if source.catalog.type == "sqlite" and not source.sqlite_catalog_path.exists():
+        raise ConfigurationError(f"{source.sqlite_catalog_path}: no catalog to migrate")
     source_catalog = prepare_catalog(source)
+    identifiers = sorted(source_catalog.list_tables(source.namespace))
+    if not identifiers:
+        raise ConfigurationError(
+            f"{source.profile} catalog: no tables in namespace {source.namespace!r} to migrate"
+        )
     target_catalog = prepare_catalog(target)
     with contextlib.suppress(NamespaceAlreadyExistsError):
         target_catalog.create_namespace(target.namespace)
     report = MigrationReport()
-    for identifier in sorted(source_catalog.list_tables(source.namespace)):
+    for identifier in identifiers:
         table = source_catalog.load_table(identifier)
         name = identifier[-1]
         target_identifier = target.table_identifier(name)

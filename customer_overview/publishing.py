@@ -16,9 +16,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.expressions import EqualTo
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import ancestors_of
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from customer_overview.catalog_metadata import apply_table_metadata
 from customer_overview.config import LakehouseSettings
@@ -91,19 +95,28 @@ def ensure_publish_log(spark: SparkSession, settings: LakehouseSettings) -> None
     )
 
 
-def next_version(
-    spark: SparkSession, settings: LakehouseSettings, manifest: DataProductManifest
-) -> str:
+def published_versions(
+    settings: LakehouseSettings, role_group: str | None = None
+) -> list[dict[str, Any]]:
+    """Rows of the publish log (optionally one role group), oldest first, via PyIceberg."""
+    try:
+        log_table = load_iceberg_table(settings, PUBLISH_LOG_TABLE)
+    except NoSuchTableError:
+        return []
+    # PyIceberg's predicates are pydantic models whose constructor mypy cannot see through.
+    in_group = EqualTo("role_group", role_group) if role_group else None  # type: ignore[call-arg,arg-type]
+    scan = log_table.scan(row_filter=in_group) if in_group is not None else log_table.scan()
+    rows = scan.to_arrow().to_pylist()
+    return sorted(rows, key=lambda row: (row["published_at"], row["version"]))
+
+
+def next_version(settings: LakehouseSettings, manifest: DataProductManifest) -> str:
     """``<manifest version>+<n>``: the n-th publish of this contract version."""
-    ensure_publish_log(spark, settings)
-    versions = [
-        row.version
-        for row in spark.table(settings.spark_table(PUBLISH_LOG_TABLE))
-        .where(F.col("manifest_version") == manifest.version)
-        .select("version")
-        .distinct()
-        .collect()
-    ]
+    versions = {
+        row["version"]
+        for row in published_versions(settings)
+        if row["manifest_version"] == manifest.version
+    }
     builds = [int(m.group(1)) for v in versions if (m := re.search(r"\+(\d+)$", v))]
     return f"{manifest.version}+{max(builds, default=0) + 1}"
 
@@ -136,9 +149,7 @@ def publish(
             table = output.published_table(group.name)
             if not table_exists(spark, settings, table):
                 raise PublishError(f"{table} does not exist: run the govern stage first")
-            refs = load_iceberg_table(settings, table).metadata.refs
-            if AUDIT_BRANCH not in refs:
-                raise PublishError(f"{table} has no '{AUDIT_BRANCH}' branch to publish")
+            _require_fast_forward(load_iceberg_table(settings, table), table)
             report = scan_for_leaks(spark, settings, manifest, output, group, policies)
             if report.leaked:
                 leaked = {column: n for column, n in report.leaks.items() if n}
@@ -148,7 +159,8 @@ def publish(
                 )
             pending.append((output, group, table))
 
-    version = next_version(spark, settings, manifest)
+    ensure_publish_log(spark, settings)
+    version = next_version(settings, manifest)
     result = PublishResult(
         product=manifest.name,
         version=version,
@@ -163,7 +175,7 @@ def publish(
             f"CALL {settings.catalog_name}.system.fast_forward("
             f"{sql_string(identifier)}, 'main', {sql_string(AUDIT_BRANCH)})"
         )
-        snapshot = current_snapshot_id(spark, settings, table)
+        snapshot = current_snapshot_id(settings, table)
         if snapshot is None:
             raise PublishError(f"{table}: no snapshot on main after fast-forward")
         apply_table_metadata(
@@ -192,7 +204,7 @@ def publish(
                 snapshot_id=snapshot,
                 rows=row_count(settings, table),
                 source_table=output.source_table,
-                source_snapshot_id=current_snapshot_id(spark, settings, output.source_table),
+                source_snapshot_id=current_snapshot_id(settings, output.source_table),
             )
         )
         progress(f"{table}: published snapshot {snapshot} as {version_tag(version)}")
@@ -202,6 +214,26 @@ def publish(
         write_version_hint(settings, published.table)
     progress(f"{manifest.name} {version} published ({len(result.tables)} tables)")
     return result
+
+
+def _require_fast_forward(iceberg_table: Table, table: str) -> None:
+    """Fail before anything moves unless ``main`` can fast-forward to ``audit``.
+
+    Checked for every table first, so that a publish cannot stop after moving some tables.
+    """
+    audit = iceberg_table.snapshot_by_name(AUDIT_BRANCH)
+    if audit is None:
+        raise PublishError(f"{table} has no '{AUDIT_BRANCH}' branch to publish")
+    main = iceberg_table.current_snapshot()
+    if main is None:
+        return
+    lineage = {snapshot.snapshot_id for snapshot in ancestors_of(audit, iceberg_table.metadata)}
+    if main.snapshot_id not in lineage:
+        raise PublishError(
+            f"{table}: main (snapshot {main.snapshot_id}) is not an ancestor of "
+            f"'{AUDIT_BRANCH}' (snapshot {audit.snapshot_id}); something wrote to main since "
+            "the govern stage: re-run it; nothing was published"
+        )
 
 
 def _append_log(

@@ -13,11 +13,9 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
 from customer_overview.config import LakehouseSettings
-from customer_overview.curation import typed_column
-from customer_overview.entities import INGESTED_AT, SOURCE_FILE, SOURCE_LINE, EntitySchema
+from customer_overview.curation import ARRIVAL_ORDER, typed_column
+from customer_overview.entities import SOURCE_FILE, SOURCE_LINE, EntitySchema
 from customer_overview.sql import quote
-
-_ARRIVAL = [INGESTED_AT, SOURCE_FILE, SOURCE_LINE]
 
 
 @dataclass
@@ -46,7 +44,7 @@ def _ordering(version: Column) -> Column:
     """The order curation picks the latest by: version, then arrival (time, file, line)."""
     return F.struct(
         version.alias("version"),
-        *[F.col(name).alias(name.lstrip("_")) for name in _ARRIVAL],
+        *[F.col(name).alias(name.lstrip("_")) for name in ARRIVAL_ORDER],
     )
 
 
@@ -61,28 +59,25 @@ def reconcile(
     raw = raw.select(
         *[F.col(quote(name)) for name in key],
         typed_version.alias("_version"),
-        *_ARRIVAL,
+        *ARRIVAL_ORDER,
     )
     quarantined = (
         spark.table(settings.spark_table(schema.quarantine_table))
-        .select(*_ARRIVAL)
+        .select(*ARRIVAL_ORDER)
         .withColumn("_quarantined", F.lit(True))
     )
     curated = spark.table(settings.spark_table(schema.curated_table)).select(
         *[F.col(quote(name)) for name in key],
         _ordering(F.col(quote(version))).alias("_curated_order"),
-        F.struct(*[F.col(name).alias(f"a{i}") for i, name in enumerate(_ARRIVAL)]).alias(
-            "_curated_arrival"
-        ),
+        _arrival().alias("_curated_arrival"),
     )
     classified = (
-        raw.join(quarantined, _ARRIVAL, "left")
+        raw.join(quarantined, ARRIVAL_ORDER, "left")
         .join(curated, key, "left")
         .select(
             F.when(F.col("_quarantined"), "quarantined")
             .when(
-                F.col("_curated_arrival")
-                == F.struct(*[F.col(name).alias(f"a{i}") for i, name in enumerate(_ARRIVAL)]),
+                F.col("_curated_arrival") == _arrival(),
                 "curated",
             )
             .when(F.col("_curated_order") > _ordering(F.col("_version")), "superseded")
@@ -104,3 +99,8 @@ def reconcile(
             row["where"] for row in classified.where("state = 'lost'").limit(10).collect()
         ]
     return result
+
+
+def _arrival() -> Column:
+    """A row's place in arrival order, comparable across tables."""
+    return F.struct(*[F.col(name).alias(f"a{i}") for i, name in enumerate(ARRIVAL_ORDER)])

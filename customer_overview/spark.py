@@ -52,8 +52,8 @@ def spark_session(settings: LakehouseSettings) -> SparkSession:
         prepare_catalog(settings)
         base = _base_session(settings.spark, settings.catalog.type)
         session = base.newSession()
-        for key, value in _session_conf(settings).items():
-            session.conf.set(key, value)
+        for name, value in _session_conf(settings).items():
+            session.conf.set(name, value)
         _sessions[key] = session
         return session
 

@@ -9,5 +9,11 @@ def quote(identifier: str) -> str:
 
 
 def sql_string(text: str) -> str:
-    """A single-quoted Spark SQL string literal (backslashes and quotes escaped)."""
+    """A single-quoted Spark SQL string literal that Spark parses back to exactly ``text``.
+
+    Spark's parser processes backslash escapes inside quoted literals (the default,
+    ``spark.sql.parser.escapedStringLiterals=false``), so backslashes and single quotes are
+    escaped with a backslash; every other character, newlines and non-ASCII text included, is
+    kept as is.
+    """
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

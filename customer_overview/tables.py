@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
 from pyspark.sql import SparkSession
 
 from customer_overview.catalog import cached_catalog
@@ -52,15 +53,13 @@ def load_iceberg_table(settings: LakehouseSettings, table: str) -> Table:
     return cached_catalog(settings).load_table(settings.table_identifier(table))
 
 
-def current_snapshot_id(spark: SparkSession, settings: LakehouseSettings, table: str) -> int | None:
+def current_snapshot_id(settings: LakehouseSettings, table: str) -> int | None:
     """The table's current snapshot id, or ``None`` for a table without data commits."""
     snapshot = load_iceberg_table(settings, table).current_snapshot()
     return snapshot.snapshot_id if snapshot else None
 
 
-def table_property(
-    spark: SparkSession, settings: LakehouseSettings, table: str, key: str
-) -> str | None:
+def table_property(settings: LakehouseSettings, table: str, key: str) -> str | None:
     return load_iceberg_table(settings, table).properties.get(key)
 
 
@@ -71,13 +70,17 @@ def set_table_properties(
     spark.sql(f"ALTER TABLE {settings.spark_table(table)} SET TBLPROPERTIES ({props_sql})")
 
 
-def table_location(spark: SparkSession, settings: LakehouseSettings, table: str) -> str:
+def table_location(settings: LakehouseSettings, table: str) -> str:
     return load_iceberg_table(settings, table).location()
 
 
 def row_count(settings: LakehouseSettings, table: str) -> int:
     """Rows in the current snapshot, from its summary (exact: tables are copy-on-write)."""
-    snapshot = load_iceberg_table(settings, table).current_snapshot()
+    return snapshot_row_count(load_iceberg_table(settings, table).current_snapshot())
+
+
+def snapshot_row_count(snapshot: Snapshot | None) -> int:
+    """Rows in ``snapshot``, from its summary (exact: tables are copy-on-write)."""
     if snapshot is None or snapshot.summary is None:
         return 0
     return int(snapshot.summary.get("total-records") or 0)

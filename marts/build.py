@@ -44,7 +44,7 @@ def customer_features(spark: SparkSession, settings: LakehouseSettings) -> DataF
     behaviour = transactions.groupBy("cust_id").agg(
         F.count(F.lit(1)).alias("transactions"),
         F.avg((F.col("transaction_reason") == "Ecom").cast("double")).alias("ecom_share"),
-        F.sum(F.when(F.col("transaction_type") == "debit", F.col("amount"))).alias("total_spend"),
+        F.sum(F.when(_is_spend(), F.col("amount"))).alias("total_spend"),
     )
     open_account = F.col("account_status") != "Closed"
     holdings = accounts.groupBy("cust_id").agg(

@@ -28,9 +28,7 @@ from policies.operators import (
     OPERATORS,
     MaskOperator,
     OperatorParams,
-    quote_identifier,
     spark_string,
-    sql_string_literal,
 )
 from policies.resolution import (
     DROP_OPERATOR,
@@ -57,11 +55,9 @@ __all__ = [
     "load_policies",
     "load_policy_file",
     "masked_select_list",
-    "quote_identifier",
     "render_html",
     "render_markdown",
     "resolve_columns",
     "resolve_role_groups",
     "spark_string",
-    "sql_string_literal",
 ]

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from pyspark.sql import DataFrame
 
 from customer_overview.errors import InvalidPolicyError
-from policies.operators import OPERATORS, quote_identifier
+from customer_overview.sql import quote
+from policies.operators import OPERATORS
 from policies.resolution import ColumnDecision
 
 
@@ -47,12 +48,12 @@ def masked_select_list(
         assert decision.params is not None  # only dropped columns have no parameters
         try:
             expression = OPERATORS[decision.operator].spark_sql(
-                quote_identifier(name), data_type, decision.params
+                quote(name), data_type, decision.params
             )
         except InvalidPolicyError as error:
             origin = f"policy '{decision.policy}'" if decision.policy else decision.reason
             raise InvalidPolicyError(f"column '{name}' ({data_type}), {origin}: {error}") from None
-        select_list.append(f"{expression} AS {quote_identifier(name)}")
+        select_list.append(f"{expression} AS {quote(name)}")
     return select_list
 
 

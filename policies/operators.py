@@ -47,6 +47,7 @@ from pydantic import (
 )
 
 from customer_overview.errors import InvalidPolicyError
+from customer_overview.sql import sql_string
 
 # Spark types as DataFrame.schema renders them (DataType.simpleString()).
 _STRING_TYPE = re.compile(r"^(string|varchar\(\d+\)|char\(\d+\))$")
@@ -81,35 +82,6 @@ def _is_renderable_type(data_type: str) -> bool:
         or bool(_DECIMAL_TYPE.match(data_type))
         or data_type in _DATETIME_TYPES
     )
-
-
-def quote_identifier(name: str) -> str:
-    """Quote a column name for Spark SQL: backticks, with embedded backticks doubled.
-
-    Args:
-        name: The column name as it appears in the DataFrame schema.
-
-    Returns:
-        The name between backticks, safe to splice into a SQL expression.
-    """
-    return "`" + name.replace("`", "``") + "`"
-
-
-def sql_string_literal(text: str) -> str:
-    """Render ``text`` as a Spark SQL string literal.
-
-    Spark's parser processes backslash escapes inside quoted literals (the default,
-    ``spark.sql.parser.escapedStringLiterals=false``), so backslashes and single quotes are
-    escaped with a backslash; every other character, including newlines and non-ASCII text, is
-    kept as is.
-
-    Args:
-        text: Any Python string.
-
-    Returns:
-        A single-quoted literal that Spark parses back to exactly ``text``.
-    """
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def spark_string(value: Any) -> str:
@@ -221,7 +193,7 @@ class MaskOperator(ABC, Generic[ParamsT]):
         """The Spark SQL expression that masks a column.
 
         Args:
-            column_sql: The column reference, already quoted (see ``quote_identifier``).
+            column_sql: The column reference, already quoted (see ``customer_overview.sql.quote``).
             data_type: The column's Spark simpleString, e.g. ``decimal(18,2)``.
             params: The operator's validated parameters.
 
@@ -287,7 +259,7 @@ class HashOperator(MaskOperator[HashParams]):
         salt = _salt(params)
         if salt:
             # concat() is NULL when the column is NULL, so NULL stays NULL.
-            rendered = f"concat({sql_string_literal(salt)}, {rendered})"
+            rendered = f"concat({sql_string(salt)}, {rendered})"
         # sha2 hashes the UTF-8 bytes of a string and returns lowercase hex, like hexdigest().
         return f"sha2({rendered}, 256)"
 
@@ -501,7 +473,7 @@ class RedactOperator(MaskOperator[RedactParams]):
 
     def spark_sql(self, column_sql: str, data_type: str, params: RedactParams) -> str:
         if _is_string_type(data_type):
-            return f"nvl2({column_sql}, {sql_string_literal(params.replacement)}, NULL)"
+            return f"nvl2({column_sql}, {sql_string(params.replacement)}, NULL)"
         return f"CAST(NULL AS {data_type})"
 
 
@@ -623,8 +595,8 @@ class RegexReplaceOperator(MaskOperator[RegexReplaceParams]):
         if not _is_renderable_type(data_type):
             raise _unsupported_type(self.name, data_type, _RENDERABLE_DESCRIPTION)
         return (
-            f"regexp_replace(CAST({column_sql} AS STRING), {sql_string_literal(params.pattern)}, "
-            f"{sql_string_literal(params.replacement)})"
+            f"regexp_replace(CAST({column_sql} AS STRING), {sql_string(params.pattern)}, "
+            f"{sql_string(params.replacement)})"
         )
 
 

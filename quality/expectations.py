@@ -139,6 +139,8 @@ def _native(rule: Rule, schema: EntitySchema) -> Any | None:
     condition = {"row_condition": rule.when, "condition_parser": "spark"} if rule.when else {}
     kind = schema.column(column).type
     if rule.check == "not_null":
+        if kind == "string":
+            return None  # blank text counts as missing, as in quarantine: computed flag
         return gxe.ExpectColumnValuesToNotBeNull(column=column, **condition)
     if rule.check == "regex":
         return gxe.ExpectColumnValuesToMatchRegex(column=column, regex=rule.pattern, **condition)
@@ -294,37 +296,41 @@ def validate_table(
     table = schema.curated_table
     # Every expectation is at least one Spark job over this frame: compute it once.
     frame = validation_frame(spark, settings, schema, rules).persist()
-    with _gx_lock, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        context = gx_context(settings)
-        batch_definition = _batch_definition(context, table)
-        suite = context.suites.add_or_update(
-            gx.ExpectationSuite(
-                name=f"{table}_suite",
-                expectations=build_expectations(schema, rules, previous_rows),
-                meta={"rules_file": f"quality/rules/{schema.entity}.yaml"},
+    try:
+        with _gx_lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            context = gx_context(settings)
+            batch_definition = _batch_definition(context, table)
+            suite = context.suites.add_or_update(
+                gx.ExpectationSuite(
+                    name=f"{table}_suite",
+                    expectations=build_expectations(schema, rules, previous_rows),
+                    meta={"rules_file": f"quality/rules/{schema.entity}.yaml"},
+                )
             )
-        )
-        definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"{table}_validation", data=batch_definition, suite=suite)
-        )
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=f"{table}_checkpoint",
-                validation_definitions=[definition],
-                actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
-                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+            definition = context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(
+                    name=f"{table}_validation", data=batch_definition, suite=suite
+                )
             )
-        )
-        run_name = f"{table}-{run_id}"
-        result = checkpoint.run(
-            batch_parameters={"dataframe": frame},
-            run_id=RunIdentifier(run_name=run_name, run_time=started),
-        )
-        ((key, validation),) = result.run_results.items()
-        page = _docs_path(context, key)
-        index = _docs_path(context, None)
-    frame.unpersist()
+            checkpoint = context.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name=f"{table}_checkpoint",
+                    validation_definitions=[definition],
+                    actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
+                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+                )
+            )
+            run_name = f"{table}-{run_id}"
+            result = checkpoint.run(
+                batch_parameters={"dataframe": frame},
+                run_id=RunIdentifier(run_name=run_name, run_time=started),
+            )
+            ((key, validation),) = result.run_results.items()
+            page = _docs_path(context, key)
+            index = _docs_path(context, None)
+    finally:
+        frame.unpersist()
     rows = next(
         (
             r.result.get("element_count")

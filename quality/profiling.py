@@ -179,7 +179,6 @@ def profile_table(
     reports_dir: Path,
     rows_total: int,
     settings: ProfileSettings,
-    title: str | None = None,
 ) -> ProfileResult:
     """Profile ``sample`` and write ``reports_dir/profiles/<table>/<snapshot_id>/``.
 
@@ -195,7 +194,6 @@ def profile_table(
         rows_total: Rows matching the filter, of which ``sample`` is a sample.
         settings: The settings the sample was taken with; ``minimal`` and ``key_columns`` apply
             here.
-        title: Report title; by default the table, the snapshot and the sample size.
 
     Returns:
         The paths written and the figures for Dagster metadata.
@@ -229,7 +227,7 @@ def profile_table(
     report = profile_report(
         sample,
         minimal=settings.minimal,
-        title=title or f"{table} @ snapshot {snapshot_id}: {sample_phrase}",
+        title=f"{table} @ snapshot {snapshot_id}: {sample_phrase}",
         dataset={
             "description": (
                 f"Table {table}, snapshot {snapshot_id}. "

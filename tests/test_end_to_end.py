@@ -20,9 +20,10 @@ from pyspark.sql import functions as F
 from customer_overview.catalog import open_catalog
 from customer_overview.cli import main as cli
 from customer_overview.config import LakehouseSettings
-from customer_overview.consume import ConsumptionError, published_versions, query
+from customer_overview.consume import ConsumptionError, query
 from customer_overview.entities import all_entities, load_entity
 from customer_overview.product import load_manifest
+from customer_overview.publishing import published_versions
 from customer_overview.reconciliation import reconcile
 from customer_overview.runner import run_config_for, run_pipeline
 from customer_overview.spark import spark_session
@@ -212,9 +213,11 @@ def test_a_failed_blocking_check_keeps_the_previous_version(lake, first_run):
     duplicate = some[0].asDict()
     out_of_range = {**some[1].asDict(), "cust_id": "ZZ00000001", "cibil_score": 999}
     unknown_enum = {**some[2].asDict(), "cust_id": "ZZ00000002", "cust_segment": "Metro"}
-    spark.createDataFrame([duplicate, out_of_range, unknown_enum], spark.table(dp).schema).writeTo(
-        dp
-    ).append()
+    # Blank text is missing, for the blocking suite as for quarantine.
+    blank_code = {**some[2].asDict(), "cust_id": "ZZ00000003", "country_code": "  "}
+    spark.createDataFrame(
+        [duplicate, out_of_range, unknown_enum, blank_code], spark.table(dp).schema
+    ).writeTo(dp).append()
     try:
         summary = run_pipeline(
             lake,
@@ -232,6 +235,7 @@ def test_a_failed_blocking_check_keeps_the_previous_version(lake, first_run):
             counts["key_unique"] == 2
             and counts["cibil_score_range"] == 1
             and counts["segment_allowed"] == 1
+            and counts["country_code_present"] == 1
         )
     finally:
         spark.sql(

@@ -109,3 +109,31 @@ def test_unreadable_profiles_file_names_the_file(tmp_path: Path, content, messag
         profiles.write_text(content)
     with pytest.raises(ConfigurationError, match=message):
         load_settings(lakehouse_dir=tmp_path, env={"LAKEHOUSE_PROFILES_FILE": str(profiles)})
+
+
+def test_secrets_in_properties_and_spark_conf_never_shown_or_written(tmp_path: Path):
+    from customer_overview.engine_configs import write_engine_configs
+
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(
+        "profiles:\n"
+        "  s3:\n"
+        "    spark:\n"
+        "      conf: {spark.hadoop.fs.s3a.secret.key: '${S3_SECRET}'}\n"
+        "    catalog:\n"
+        "      type: rest\n"
+        "      uri: http://127.0.0.1:8181\n"
+        "      properties: {s3.secret-access-key: '${S3_SECRET}', s3.region: eu-west-1}\n"
+        "    warehouse: s3a://bank/wh\n"
+    )
+    env = {"LAKEHOUSE_PROFILES_FILE": str(profiles), "S3_SECRET": "do-not-print"}
+    settings = load_settings(profile="s3", lakehouse_dir=tmp_path, env=env)
+    assert settings.pyiceberg_properties()["s3.secret-access-key"] == "do-not-print"
+    shown = settings.redacted()
+    assert "do-not-print" not in str(shown)
+    assert shown["catalog"]["properties"]["s3.region"] == "eu-west-1"
+    files = write_engine_configs(settings, tmp_path / "connect")
+    for path in files.values():
+        assert "do-not-print" not in path.read_text(), path
+    assert "${LAKEHOUSE_CATALOG_SECRET_ACCESS_KEY}" in files["pyiceberg"].read_text()
+    assert "s3.region" in files["spark_sql"].read_text()

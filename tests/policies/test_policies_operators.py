@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from customer_overview.errors import InvalidPolicyError
-from policies import OPERATORS, quote_identifier, spark_string, sql_string_literal
+from customer_overview.sql import quote, sql_string
+from policies import OPERATORS, spark_string
 from policies.operators import (
     BucketDateParams,
     BucketNumberParams,
@@ -216,5 +217,5 @@ def test_operator_refuses_column_types_it_cannot_mask(
 
 
 def test_sql_quoting() -> None:
-    assert quote_identifier("odd`name") == "`odd``name`"
-    assert sql_string_literal("O'Brien \\ x") == "'O\\'Brien \\\\ x'"
+    assert quote("odd`name") == "`odd``name`"
+    assert sql_string("O'Brien \\ x") == "'O\\'Brien \\\\ x'"

@@ -28,6 +28,7 @@ from pyspark.sql.types import (
 )
 
 from customer_overview.errors import InvalidPolicyError
+from customer_overview.sql import sql_string
 from policies import (
     OPERATORS,
     ColumnDecision,
@@ -35,7 +36,6 @@ from policies import (
     apply_masks,
     masked_select_list,
     spark_string,
-    sql_string_literal,
 )
 from policies.operators import (
     BucketDateParams,
@@ -252,7 +252,7 @@ def test_hash_regex_and_literals_agree_with_python_for_any_text(
         "row_id",
         f"{OPERATORS['hash'].spark_sql('`text`', 'string', SHA256)} AS hashed",
         f"{OPERATORS['regex_replace'].spark_sql('`text`', 'string', regex)} AS regexed",
-        *[f"{sql_string_literal(text)} AS literal_{index}" for index, text in enumerate(texts)],
+        *[f"{sql_string(text)} AS literal_{index}" for index, text in enumerate(texts)],
     ).collect()
     for row in rows:
         text = texts[row["row_id"]]

@@ -218,3 +218,26 @@ def test_sample_is_the_whole_slice_when_it_is_smaller_than_the_sample_size(
 def test_sample_needs_a_key(customers: DataFrame) -> None:
     with pytest.raises(ValueError, match="key column"):
         sample_for_profile(customers, [], ProfileSettings())
+
+
+def test_profile_pseudonymises_tagged_columns_and_denies_unknown_tags():
+    from assets.profile import pseudonymising_decisions
+    from customer_overview.entities import load_entity
+
+    schema = load_entity("customers")
+    columns = [
+        column.model_copy(update={"tags": ("pii",)}) if column.name == "occupation" else column
+        for column in schema.columns
+    ]
+    schema = schema.model_copy(update={"columns": tuple(columns)})
+    decisions = pseudonymising_decisions(
+        schema, ["cust_first_name", "cust_dob", "occupation", "country"]
+    )
+    operators = {name: decision.operator for name, decision in decisions.items()}
+    assert operators == {
+        "cust_first_name": "hash",
+        "cust_dob": "bucket_date",
+        "occupation": "redact",
+        "country": "pass_through",
+    }
+    assert decisions["cust_dob"].params.precision == "quarter"
