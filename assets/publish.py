@@ -57,10 +57,8 @@ def publish_asset(manifest: DataProductManifest) -> AssetsDefinition:
             checks={f"{c.asset}:{c.check}": "passed" if c.passed else "failed" for c in checks},
             progress=context.log.info,
         )
-        exports = {
-            group.name: settings.lakehouse_dir / "exports" / f"{group.name}.duckdb"
-            for group in manifest.consumers.role_groups
-        }
+        groups = [group.name for group in manifest.consumers.role_groups]
+        exports = {group: settings.duckdb_export(group) for group in groups}
         for group, path in exports.items():
             export_duckdb(settings, manifest, path, group, pin_snapshots=False)
         product_dir = settings.reports_dir / "product"

@@ -20,8 +20,9 @@ from typing import Any
 
 import yaml
 
+from bi.superset import ROLE_GROUPS, export_file
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-ROLE_GROUPS = ("restricted", "dob_bucketed", "pii_reader")
 # Namespace of every generated UUID (a fixed, arbitrary UUID: never change it, or re-imports
 # create duplicates instead of updating).
 NAMESPACE = uuid.UUID("6f1c2a52-5d0e-4b8e-9a53-3f7d8b0c9e11")
@@ -51,14 +52,18 @@ def load_templates(folder: Path = TEMPLATES) -> Templates:
     """Read ``datasets.yaml`` and ``dashboards/*.yaml``, checking their references.
 
     Raises:
-        ValueError: A chart names an unknown dataset or a layout names an unknown chart.
+        ValueError: A file is not YAML or lacks a key, a chart names an unknown dataset or a
+            layout names an unknown chart; the message starts with the file.
     """
-    datasets = yaml.safe_load((folder / "datasets.yaml").read_text())["datasets"]
+    datasets_file = folder / "datasets.yaml"
+    datasets = _require(datasets_file, _read_yaml(datasets_file), "datasets")
     dashboards = {}
     for path in sorted((folder / "dashboards").glob("*.yaml")):
-        spec = yaml.safe_load(path.read_text())
+        spec = _read_yaml(path)
+        for key in ("title", "charts", "layout"):
+            _require(path, spec, key)
         for key, chart in spec["charts"].items():
-            if chart["dataset"] not in datasets:
+            if _require(path, chart, "dataset", f"charts.{key}") not in datasets:
                 raise ValueError(f"{path}: chart {key!r} uses unknown dataset {chart['dataset']!r}")
         for row in spec["layout"]:
             for cell in row:
@@ -66,6 +71,20 @@ def load_templates(folder: Path = TEMPLATES) -> Templates:
                     raise ValueError(f"{path}: layout names unknown chart {cell['chart']!r}")
         dashboards[path.stem] = spec
     return Templates(datasets=datasets, dashboards=dashboards)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _require(path: Path, mapping: Any, key: str, where: str = "") -> Any:
+    """``mapping[key]``, or a ValueError naming the file and the missing key."""
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise ValueError(f"{path}: {where + '.' if where else ''}{key} is missing")
+    return mapping[key]
 
 
 def database_extra(extension_files: list[str]) -> dict[str, Any]:
@@ -93,10 +112,10 @@ def database_extra(extension_files: list[str]) -> dict[str, Any]:
     }
 
 
-def _database(group: str, export_file: Path, extension_files: list[str]) -> dict[str, Any]:
+def _database(group: str, export_path: Path, extension_files: list[str]) -> dict[str, Any]:
     return {
         "database_name": database_name(group),
-        "sqlalchemy_uri": f"duckdb:///{export_file.resolve()}",
+        "sqlalchemy_uri": f"duckdb:///{export_path.resolve()}",
         "cache_timeout": None,
         "expose_in_sqllab": False,
         "allow_run_async": False,
@@ -302,10 +321,9 @@ def build_bundle(
         )
     }
     for group in groups:
-        export_file = lakehouse_dir / "exports" / f"{group}.duckdb"
         db_dir = f"customer_overview_{group}"
         contents[f"{root}/databases/{db_dir}.yaml"] = _dump(
-            _database(group, export_file, extension_files)
+            _database(group, export_file(lakehouse_dir, group), extension_files)
         )
         for view, spec in templates.datasets.items():
             contents[f"{root}/datasets/{db_dir}/{view}.yaml"] = _dump(_dataset(group, view, spec))

@@ -42,10 +42,10 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bi.bundle import load_templates
+from bi.superset import CHROMEDRIVER
 from quality.screenshot import HEADLESS_FLAGS
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 # quality.screenshot is standard library only, so Superset's virtualenv can import it too.
 CHROMIUM_FLAGS = [
     *HEADLESS_FLAGS,

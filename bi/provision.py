@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from bi.bundle import ROLE_GROUPS, build_bundle, manifest, write_zip
+from bi.bundle import build_bundle, manifest, write_zip
+from bi.superset import ROLE_GROUPS, export_file
 
 ADMIN = "admin"
 
@@ -45,13 +46,13 @@ def extension_files() -> list[str]:
     return files
 
 
-def table_folders(export_file: Path) -> list[str]:
+def table_folders(export_path: Path) -> list[str]:
     """The Iceberg table folders the export file's views read (iceberg_scan('<folder>'))."""
     import re
 
     import duckdb
 
-    connection = duckdb.connect(str(export_file), read_only=True)
+    connection = duckdb.connect(str(export_path), read_only=True)
     try:
         views = connection.execute("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall()
     finally:
@@ -197,7 +198,7 @@ def provision(lakehouse_dir: Path, groups: tuple[str, ...]) -> dict[str, Any]:
                     charts[f"{name}.{key}"] = chart.id
             _ensure_user(security_manager, logins, group, [gamma, role], group, created)
             summary["groups"][group] = {
-                "table_folders": table_folders(lakehouse_dir / "exports" / f"{group}.duckdb"),
+                "table_folders": table_folders(export_file(lakehouse_dir, group)),
                 "database_id": database.id,
                 "datasets": datasets,
                 "dashboards": dashboards,

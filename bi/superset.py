@@ -39,6 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 BI_DIR = REPO / "bi"
 REQUIREMENTS = BI_DIR / "requirements.txt"
 CONSTRAINTS = BI_DIR / "constraints.txt"
+# The consumer role groups of dataproduct.yaml (this module cannot read YAML: stdlib only);
+# tests/bi checks that both agree.
 ROLE_GROUPS = ("restricted", "dob_bucketed", "pii_reader")
 DEFAULT_PORT = 8088
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -174,9 +176,14 @@ def ensure_chromedriver() -> str:
 # --- set-up --------------------------------------------------------------------------------
 
 
+def export_file(lakehouse: Path, group: str) -> Path:
+    """The DuckDB file publishing writes for ``group`` (as ``LakehouseSettings.duckdb_export``)."""
+    return lakehouse / "exports" / f"{group}.duckdb"
+
+
 def missing_exports() -> list[Path]:
-    exports = lakehouse_dir() / "exports"
-    return [exports / f"{g}.duckdb" for g in ROLE_GROUPS if not (exports / f"{g}.duckdb").exists()]
+    exports = [export_file(lakehouse_dir(), group) for group in ROLE_GROUPS]
+    return [path for path in exports if not path.exists()]
 
 
 def prepare() -> Path:

@@ -106,6 +106,10 @@ class LakehouseSettings(_Frozen):
     def reports_dir(self) -> Path:
         return self.lakehouse_dir / "reports"
 
+    def duckdb_export(self, role_group: str) -> Path:
+        """The DuckDB file a publish writes for ``role_group`` (BI tools read it)."""
+        return self.lakehouse_dir / "exports" / f"{role_group}.duckdb"
+
     @property
     def dagster_home(self) -> Path:
         return self.lakehouse_dir / "dagster_home"

@@ -152,16 +152,16 @@ def query(
         (column names, rows, the version answered from).
     """
     views = resolve_views(settings, manifest, role_group, as_of)
-    connection = duckdb_connection()
-    create_views(connection, views, pin_snapshots=True)
-    if settings.warehouse.startswith("file:"):
-        restrict_to(connection, views)
-    try:
-        cursor = connection.execute(sql)
-    except duckdb.Error as exc:
-        raise ConsumptionError(f"query failed: {exc}") from None
-    columns = [column[0] for column in cursor.description or []]
-    return columns, cursor.fetchall(), views[0].version
+    with duckdb_connection() as connection:
+        create_views(connection, views, pin_snapshots=True)
+        if settings.warehouse.startswith("file:"):
+            restrict_to(connection, views)
+        try:
+            cursor = connection.execute(sql)
+        except duckdb.Error as exc:
+            raise ConsumptionError(f"query failed: {exc}") from None
+        columns = [column[0] for column in cursor.description or []]
+        return columns, cursor.fetchall(), views[0].version
 
 
 def export_duckdb(

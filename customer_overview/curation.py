@@ -52,6 +52,7 @@ from customer_overview.tables import (
 from quality.rules import (
     RuleSet,
     add_reference_flag,
+    check_rules_compile,
     describe_violation_sql,
     violation_sql,
 )
@@ -278,6 +279,7 @@ def _evaluate(
     raw: DataFrame,
 ) -> DataFrame:
     """Typed columns, every rule's verdict, the raw text values and lineage, in one frame."""
+    check_rules_compile(spark, rules, schema)
     typed, parse_failed = {}, {}
     for column in schema.columns:
         typed[column.name], parse_failed[column.name] = typed_column(column)

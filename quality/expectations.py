@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
 from customer_overview.sql import quote
-from quality.rules import Rule, RuleSet, add_reference_flag, violation_sql
+from quality.rules import Rule, RuleSet, add_reference_flag, check_rules_compile, violation_sql
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -237,6 +237,7 @@ def validation_frame(
     spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema, rules: RuleSet
 ) -> DataFrame:
     """The curated table plus one boolean column per rule GX cannot express natively."""
+    check_rules_compile(spark, rules, schema)
     frame = spark.table(settings.spark_table(schema.curated_table))
     for rule in rules.rules:
         if _native(rule, schema) is not None:

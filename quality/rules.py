@@ -13,13 +13,14 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
-from customer_overview.errors import InvalidRulesError
+from customer_overview.errors import InvalidRulesError, SchemaDefinitionError
 from customer_overview.sql import quote, sql_string
 from customer_overview.yaml_files import load_yaml_model
 
@@ -99,6 +100,12 @@ class RuleSet(BaseModel):
 
     entity: str
     rules: tuple[Rule, ...]
+    # The file the rules came from, for error messages (not part of the file's contract).
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path:
+        return self._source or RULES_DIR / f"{self.entity}.yaml"
 
     @property
     def reject_rules(self) -> tuple[Rule, ...]:
@@ -119,6 +126,7 @@ def load_rules(entity: str, rules_dir: Path = RULES_DIR) -> RuleSet:
     """
     path = rules_dir / f"{entity}.yaml"
     rule_set = load_yaml_model(path, RuleSet, InvalidRulesError, f"rules file of {entity!r}")
+    rule_set._source = path
     _check_against_schema(path, rule_set, load_entity(entity))
     return rule_set
 
@@ -139,12 +147,42 @@ def _check_against_schema(path: Path, rule_set: RuleSet, schema: EntitySchema) -
                 f"{path}: rule {rule.name!r} names unknown column(s) {unknown} of {schema.entity}"
             )
         if rule.check == "references":
-            target = load_entity(rule.entity or "")
+            try:
+                target = load_entity(rule.entity or "")
+            except SchemaDefinitionError:
+                raise InvalidRulesError(
+                    f"{path}: rule {rule.name!r} references unknown entity {rule.entity!r}"
+                ) from None
             if rule.other not in target.column_names:
                 raise InvalidRulesError(
                     f"{path}: rule {rule.name!r} references unknown column "
                     f"{rule.entity}.{rule.other}"
                 )
+
+
+def check_rules_compile(spark: SparkSession, rules: RuleSet, schema: EntitySchema) -> None:
+    """Parse and analyse every rule's Spark SQL on an empty frame of the table's columns.
+
+    ``when`` conditions and ``expression`` checks are free Spark SQL that pydantic cannot check:
+    a typo must fail naming the file and the rule before any data is read. Analysis only, no
+    Spark job runs.
+
+    Raises:
+        InvalidRulesError: A rule's SQL does not parse or names something that does not exist.
+    """
+    columns = ", ".join(f"{quote(column.name)} {column.type}" for column in schema.columns)
+    empty = spark.createDataFrame([], columns)
+    for rule in rules.rules:
+        frame = empty
+        if rule.check == "references":
+            frame = frame.withColumn(reference_flag_column(rule), F.lit(True))
+        try:
+            frame.select(F.expr(violation_sql(rule, schema)))
+        except AnalysisException as exc:
+            problem = str(exc).strip().splitlines()[0]
+            raise InvalidRulesError(
+                f"{rules.source}: rule {rule.name!r} is not valid Spark SQL: {problem}"
+            ) from None
 
 
 # ----------------------------------------------------------------------------- Spark SQL form

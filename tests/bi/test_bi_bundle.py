@@ -149,3 +149,37 @@ def test_bundle_zip_round_trip(contents: dict[str, str], tmp_path: Path) -> None
     with zipfile.ZipFile(path) as archive:
         assert sorted(archive.namelist()) == sorted(contents)
         assert archive.read("customer_overview_dashboards/metadata.yaml").startswith(b"version")
+
+
+def test_superset_serves_the_manifests_role_groups_from_the_published_exports(
+    tmp_path: Path,
+) -> None:
+    from bi import superset
+    from customer_overview.config import load_settings
+
+    manifest = load_manifest()
+    assert tuple(group.name for group in manifest.consumers.role_groups) == superset.ROLE_GROUPS
+    settings = load_settings(profile="local", lakehouse_dir=tmp_path, env={})
+    for group in superset.ROLE_GROUPS:
+        assert superset.export_file(tmp_path, group) == settings.duckdb_export(group)
+
+
+@pytest.mark.parametrize(
+    ("dashboard", "message"),
+    [
+        ("title: [unclosed\n", r"broken\.yaml: not valid YAML"),
+        ("title: T\nlayout: []\n", r"broken\.yaml: charts is missing"),
+        ("title: T\ncharts: {c1: {name: C}}\nlayout: []\n", r"broken\.yaml: charts\.c1\.dataset"),
+        (
+            "title: T\ncharts: {c1: {name: C, dataset: nowhere}}\nlayout: []\n",
+            r"broken\.yaml: chart 'c1' uses unknown dataset 'nowhere'",
+        ),
+    ],
+    ids=["not-yaml", "no-charts", "chart-without-dataset", "unknown-dataset"],
+)
+def test_broken_templates_name_the_file_and_key(tmp_path: Path, dashboard, message) -> None:
+    (tmp_path / "dashboards").mkdir()
+    (tmp_path / "datasets.yaml").write_text("datasets: {customer_overview: {}}\n")
+    (tmp_path / "dashboards" / "broken.yaml").write_text(dashboard)
+    with pytest.raises(ValueError, match=message):
+        bundle.load_templates(tmp_path)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from customer_overview.entities import load_entity
+from customer_overview.entities import all_entities, load_entity
 from customer_overview.errors import InvalidRulesError
-from quality.rules import Rule, load_rules, violation_sql
+from quality.rules import Rule, check_rules_compile, load_rules, violation_sql
 
 CUSTOMERS = load_entity("customers")
 
@@ -53,6 +53,11 @@ def test_the_seed_filter_is_implemented_as_meant():
             "duplicate rule names",
         ),
         ("entity: [unclosed\n", "not valid YAML"),
+        (
+            "entity: customers\nrules:\n  - {name: x, description: d, column: cust_id, "
+            "check: references, entity: clients, other: cust_id}\n",
+            "rule 'x' references unknown entity 'clients'",
+        ),
     ],
 )
 def test_broken_rules_files_fail_with_the_file_and_the_rule(tmp_path: Path, text, message):
@@ -167,3 +172,37 @@ def test_each_check_means_what_it_says(spark):
     result = {row.id: row for row in frame.selectExpr("id", *selects).collect()}
     for index, (_, _, violated) in enumerate(CASES):
         assert bool(result[index][f"v{index}"]) is violated, CASES[index]
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            "{name: typo, description: d, column: cust_title, check: not_null, "
+            "when: \"customer_typ = 'Personal'\"}",
+            "customer_typ",
+        ),
+        (
+            "{name: unparsable, description: d, column: cust_id, check: expression, "
+            "expression: 'cust_id IS NOT NULL AND AND'}",
+            "not valid Spark SQL",
+        ),
+    ],
+    ids=["unknown-column-in-when", "bad-expression"],
+)
+def test_rules_whose_sql_spark_rejects_name_the_file_and_rule(spark, tmp_path: Path, rule, message):
+    (tmp_path / "customers.yaml").write_text(f"entity: customers\nrules:\n  - {rule}\n")
+    rules = load_rules.__wrapped__("customers", tmp_path)
+    with pytest.raises(InvalidRulesError, match=message) as error:
+        check_rules_compile(spark, rules, CUSTOMERS)
+    assert str(tmp_path / "customers.yaml") in str(error.value)
+    assert f"rule {rules.rules[0].name!r}" in str(error.value)
+
+
+def test_every_shipped_rule_compiles(spark):
+    for schema in (
+        *all_entities(),
+        load_entity("customer_archetype"),
+        load_entity("campaign_funnel"),
+    ):
+        check_rules_compile(spark, load_rules(schema.entity), schema)
