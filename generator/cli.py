@@ -83,18 +83,8 @@ def run(args: argparse.Namespace) -> int:
         0 on success, 2 if the arguments are invalid (message on stderr).
     """
     try:
-        config = GeneratorConfig(
-            customers=args.customers,
-            seed=args.seed,
-            start_date=args.start_date,
-            months=args.months,
-            update_rate=args.update_rate,
-            duplicate_rate=args.duplicate_rate,
-            bad_row_rate=args.bad_row_rate,
-            files=args.files,
-            transactions_per_customer_month=args.transactions_per_customer_month,
-            accounts_per_customer=args.accounts_per_customer,
-        )
+        # Every config field is a command-line option of the same name (see _OPTIONS).
+        config = GeneratorConfig(**{f.name: getattr(args, f.name) for f in fields(GeneratorConfig)})
         started = time.perf_counter()
         manifest = generate(config, args.out, progress=_print_progress)
     except GeneratorError as error:

@@ -92,6 +92,9 @@ class GeneratorConfig:
         _require_number(
             "accounts_per_customer", self.accounts_per_customer, minimum=1.0, maximum=5.0
         )
+        # 2 and 2.0 are equal configs: they must write byte-identical manifests.
+        for name in _FLOAT_FIELDS:
+            object.__setattr__(self, name, float(getattr(self, name)))
         if self.total_customers > MAX_CUSTOMER_ORDINAL:
             raise GeneratorConfigError(
                 f"customers plus the new customers of {self.months} months "
@@ -114,6 +117,15 @@ class GeneratorConfig:
         values = asdict(self)
         values["start_date"] = self.start_date.isoformat()
         return values
+
+
+_FLOAT_FIELDS = (
+    "update_rate",
+    "duplicate_rate",
+    "bad_row_rate",
+    "transactions_per_customer_month",
+    "accounts_per_customer",
+)
 
 
 def _require_int(name: str, value: object, *, minimum: int, maximum: int | None = None) -> None:

@@ -19,3 +19,7 @@ class OutputDirectoryNotEmptyError(GeneratorError):
     Writing over them would mix two runs' batches (a stale `customers_00007.csv`
     from a longer run would survive), so the generator refuses instead.
     """
+
+
+class OutputDirectoryUnusableError(GeneratorError):
+    """The output directory cannot be created or written (a file in the way, permissions)."""

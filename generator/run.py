@@ -15,7 +15,11 @@ from generator.changefeed import ChunkSimulation, PieceCounts
 from generator.config import GeneratorConfig
 from generator.customers import CUSTOMER_COLUMNS
 from generator.encoding import join_fields
-from generator.errors import GeneratorConfigError, OutputDirectoryNotEmptyError
+from generator.errors import (
+    GeneratorConfigError,
+    OutputDirectoryNotEmptyError,
+    OutputDirectoryUnusableError,
+)
 from generator.manifest import MANIFEST_FILE_NAME, EntityTally, build_manifest, write_manifest
 from generator.personas import PERSONA_NAMES
 from generator.plan import (
@@ -142,7 +146,10 @@ def _require_fresh_output(out_dir: Path) -> None:
         raise OutputDirectoryNotEmptyError(
             f"{out_dir} already holds generator output ({names}); choose an empty directory"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputDirectoryUnusableError(f"{out_dir}: cannot create: {error.strerror}") from None
 
 
 def _create_files(writer: DropWriter, plan: RunPlan) -> None:

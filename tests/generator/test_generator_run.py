@@ -139,3 +139,12 @@ def test_cli_rejects_a_malformed_date(capsys: pytest.CaptureFixture[str]) -> Non
         _parse(["--customers", "10", "--out", "x", "--start-date", "01/02/2024"])
     assert exit_info.value.code == 2
     assert "expected a date as YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_cli_names_an_output_folder_it_cannot_create(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert run(_parse(["--customers", "10", "--out", str(blocker / "landing")])) == 2
+    assert f"error: {blocker / 'landing'}: cannot create" in capsys.readouterr().err

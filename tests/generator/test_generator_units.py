@@ -38,6 +38,17 @@ def test_config_defaults() -> None:
     assert config.to_manifest_dict()["start_date"] == "2024-01-01"
 
 
+def test_equal_configs_describe_themselves_identically() -> None:
+    whole = GeneratorConfig(
+        customers=10, transactions_per_customer_month=2, accounts_per_customer=2
+    )
+    floats = GeneratorConfig(
+        customers=10, transactions_per_customer_month=2.0, accounts_per_customer=2.0
+    )
+    assert whole == floats
+    assert repr(whole.to_manifest_dict()) == repr(floats.to_manifest_dict())
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
