@@ -349,12 +349,14 @@ def write_zip(contents: dict[str, str], path: Path) -> Path:
     return path
 
 
-def manifest(groups: tuple[str, ...] = ROLE_GROUPS) -> dict[str, Any]:
+def manifest(
+    groups: tuple[str, ...] = ROLE_GROUPS, templates: Templates | None = None
+) -> dict[str, Any]:
     """What set-up creates, by group: database, dataset, chart and dashboard UUIDs and titles.
 
     The checks (``bi/dashboard_checks.py``) and the test use it to find each group's objects.
     """
-    templates = load_templates()
+    templates = templates or load_templates()
     out: dict[str, Any] = {}
     for group in groups:
         out[group] = {

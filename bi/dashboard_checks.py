@@ -275,7 +275,6 @@ def render_dashboard(
         buffer = io.BytesIO()
         page.crop(box).save(buffer, format="PNG")
         by_chart[key]["tile"] = image_stats(buffer.getvalue())
-    holders = tiles
     dom_errors = []
     for selector in ERROR_SELECTORS:
         for element in driver.find_elements(By.CSS_SELECTOR, selector):
@@ -285,7 +284,7 @@ def render_dashboard(
         "screenshot": str(screenshot),
         "page": image_stats(png),
         "charts": by_chart,
-        "chart_tiles_found": len(holders),
+        "chart_tiles_found": len(tiles),
         "dom_errors": dom_errors,
         "text": driver.find_element(By.TAG_NAME, "body").text[:20000],
         "seconds": round(time.monotonic() - started, 1),

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from bi.bundle import build_bundle, manifest, write_zip
+from bi.bundle import build_bundle, load_templates, manifest, write_zip
 from bi.superset import ROLE_GROUPS, export_file
 
 ADMIN = "admin"
@@ -145,7 +145,8 @@ def provision(lakehouse_dir: Path, groups: tuple[str, ...]) -> dict[str, Any]:
         admin = _ensure_user(security_manager, logins, ADMIN, [admin_role], "Superset", created)
         db.session.commit()
 
-        contents = build_bundle(lakehouse_dir, extension_files(), groups)
+        templates = load_templates()
+        contents = build_bundle(lakehouse_dir, extension_files(), groups, templates)
         write_zip(contents, state_dir / "dashboards_bundle.zip")
         by_type = _split_contents(contents)
         # Superset's dataset import asks the database whether each table exists, only to decide
@@ -160,15 +161,13 @@ def provision(lakehouse_dir: Path, groups: tuple[str, ...]) -> dict[str, Any]:
             ImportChartsCommand(by_type["Slice"], overwrite=True).run()
             ImportDashboardsCommand(by_type["Dashboard"], overwrite=True).run()
 
-        plan = manifest(groups)
+        plan = manifest(groups, templates)
         summary: dict[str, Any] = {"groups": {}, "created_logins": created}
         for group in groups:
             spec = plan[group]
             database = db.session.query(Database).filter_by(uuid=spec["database"]["uuid"]).one()
             # Keep the connection in step with this virtualenv (import does not overwrite it).
-            database.set_sqlalchemy_uri(
-                f"duckdb:///{(lakehouse_dir / 'exports' / f'{group}.duckdb').resolve()}"
-            )
+            database.set_sqlalchemy_uri(f"duckdb:///{export_file(lakehouse_dir, group).resolve()}")
             permissions = [
                 security_manager.add_permission_view_menu("database_access", database.perm)
             ]

@@ -244,7 +244,7 @@ def load_settings(
     """
     env = os.environ if env is None else env
     profile_name = profile or env.get("LAKEHOUSE_PROFILE") or DEFAULT_PROFILE
-    profiles_file = Path(env.get("LAKEHOUSE_PROFILES_FILE") or PACKAGED_PROFILES_FILE)
+    profiles_file = _profiles_file(env)
     profiles = _read_profiles(profiles_file)
     if profile_name not in profiles:
         raise ConfigurationError(
@@ -269,11 +269,15 @@ def load_settings(
 def available_profiles(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Profile names with their descriptions, for the CLI."""
     env = os.environ if env is None else env
-    profiles_file = Path(env.get("LAKEHOUSE_PROFILES_FILE") or PACKAGED_PROFILES_FILE)
     return {
         name: (body or {}).get("description", "")
-        for name, body in _read_profiles(profiles_file).items()
+        for name, body in _read_profiles(_profiles_file(env)).items()
     }
+
+
+def _profiles_file(env: Mapping[str, str]) -> Path:
+    """``$LAKEHOUSE_PROFILES_FILE``, else the profiles shipped with the package."""
+    return Path(env.get("LAKEHOUSE_PROFILES_FILE") or PACKAGED_PROFILES_FILE)
 
 
 def _read_profiles(path: Path) -> dict[str, Any]:

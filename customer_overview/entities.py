@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from customer_overview.errors import SchemaDefinitionError
 from customer_overview.sql import sql_string
-from customer_overview.yaml_files import load_yaml_model
+from customer_overview.yaml_files import load_yaml_model, repeated
 
 SCHEMAS_DIR = Path(__file__).with_name("schemas")
 # Landing entities, in dependency order (a table's references come before it).
@@ -102,7 +102,7 @@ class EntitySchema(_Frozen):
         if self.kind == "entity" and not (self.landing_folder and self.version_column):
             raise ValueError("an entity needs landing_folder and version_column")
         names = [column.name for column in self.columns]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        duplicates = repeated(names)
         if duplicates:
             raise ValueError(f"duplicate columns: {duplicates}")
         referenced = [*self.key, *(p.column for p in self.partition_by)]

@@ -24,7 +24,7 @@ from pydantic import (
 
 from customer_overview.entities import ENTITY_NAMES, MART_NAMES, EntitySchema, load_entity
 from customer_overview.errors import ManifestError
-from customer_overview.yaml_files import load_yaml_model
+from customer_overview.yaml_files import load_yaml_model, repeated
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MANIFEST = REPO_ROOT / "dataproduct.yaml"
@@ -135,8 +135,7 @@ class Consumers(_Strict):
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Consumers:
-        names = [group.name for group in self.role_groups]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        duplicates = repeated(group.name for group in self.role_groups)
         if duplicates:
             raise ValueError(f"duplicate role groups {duplicates}")
         return self
@@ -172,8 +171,7 @@ class DataProductManifest(_Strict):
 
     @model_validator(mode="after")
     def _outputs_have_inputs(self) -> DataProductManifest:
-        names = [output.name for output in self.outputs]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        duplicates = repeated(output.name for output in self.outputs)
         if duplicates:
             raise ValueError(f"duplicate outputs {duplicates}")
         input_entities = {item.entity for item in self.inputs}

@@ -55,9 +55,8 @@ def render_card(
         "```",
     ]
     for item in manifest.inputs:
-        output_names = [o.name for o in manifest.outputs if o.entity == item.entity]
         for output in manifest.outputs:
-            if output.name in output_names:
+            if output.entity == item.entity:
                 lines.append(
                     f"{item.ref} -> {output.entity_schema.raw_table} -> {output.source_table} -> "
                     f"{output.source_table}__{{{','.join(group_names)}}}"

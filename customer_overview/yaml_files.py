@@ -6,6 +6,8 @@ of them must read ``<file>: rules.3.check: Input should be 'not_null', ...``, ne
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +17,11 @@ from pydantic import BaseModel, ValidationError
 from customer_overview.errors import LakehouseError
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def repeated(names: Iterable[str]) -> list[str]:
+    """Names that occur more than once, sorted (for "duplicate ..." validation errors)."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
 
 
 def validation_problems(exc: ValidationError) -> str:

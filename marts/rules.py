@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from customer_overview.errors import InvalidRulesError
-from customer_overview.yaml_files import load_yaml_model
+from customer_overview.yaml_files import load_yaml_model, repeated
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 
@@ -52,9 +52,9 @@ class MartRules(_Strict):
     def _catch_all_last(self) -> MartRules:
         if self.archetypes[-1].when.strip().upper() != "TRUE":
             raise ValueError("the last archetype rule must be the catch-all (when: TRUE)")
-        names = [rule.rule for rule in self.archetypes]
-        if len(set(names)) != len(names):
-            raise ValueError(f"duplicate archetype rule names in {names}")
+        duplicates = repeated(rule.rule for rule in self.archetypes)
+        if duplicates:
+            raise ValueError(f"duplicate archetype rule names {duplicates}")
         return self
 
 

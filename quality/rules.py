@@ -22,7 +22,7 @@ from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
 from customer_overview.errors import InvalidRulesError, SchemaDefinitionError
 from customer_overview.sql import quote, sql_string
-from customer_overview.yaml_files import load_yaml_model
+from customer_overview.yaml_files import load_yaml_model, repeated
 
 RULES_DIR = Path(__file__).with_name("rules")
 
@@ -132,8 +132,7 @@ def load_rules(entity: str, rules_dir: Path = RULES_DIR) -> RuleSet:
 
 
 def _check_against_schema(path: Path, rule_set: RuleSet, schema: EntitySchema) -> None:
-    names = [rule.name for rule in rule_set.rules]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = repeated(rule.name for rule in rule_set.rules)
     if duplicates:
         raise InvalidRulesError(f"{path}: duplicate rule names {duplicates}")
     known = set(schema.column_names)
