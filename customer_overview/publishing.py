@@ -140,7 +140,8 @@ def publish(
         progress: Receives progress messages.
 
     Raises:
-        PublishError: A leak was found, or an audit branch is missing; nothing was published.
+        PublishError: A leak was found, or an audit branch is missing or cannot be fast-forwarded
+            to; nothing was published.
     """
     policies = product_policies(manifest)
     pending = []
