@@ -15,8 +15,8 @@ from dagster import (
 
 from assets.common import table_key
 from customer_overview.entities import EntitySchema
-from customer_overview.publishing import PUBLISH_LOG_TABLE
-from customer_overview.tables import load_iceberg_table, snapshot_row_count, table_exists
+from customer_overview.publishing import published_versions
+from customer_overview.tables import load_iceberg_table, snapshot_row_count
 from pipelines.resources import LakehouseResource
 from quality.expectations import ExpectationOutcome, ValidationOutcome, validate_table
 from quality.report_index import ReportEntry, record_report
@@ -119,16 +119,12 @@ def _check_result(
 def _rows_at_last_publish(lakehouse: LakehouseResource, schema: EntitySchema) -> int | None:
     """Rows of the curated table in the snapshot the last publish was built from."""
     settings = lakehouse.settings()
-    if not table_exists(lakehouse.spark(), settings, PUBLISH_LOG_TABLE):
-        return None
-    from pyiceberg.expressions import EqualTo
-
-    log = load_iceberg_table(settings, PUBLISH_LOG_TABLE)
-    published = EqualTo("source_table", schema.curated_table)  # type: ignore[call-arg,arg-type]
-    rows = log.scan(row_filter=published).to_arrow().to_pylist()
+    rows = [
+        row for row in published_versions(settings) if row["source_table"] == schema.curated_table
+    ]
     if not rows:
         return None
-    latest = max(rows, key=lambda row: row["published_at"])
+    latest = rows[-1]  # oldest first
     snapshot = load_iceberg_table(settings, schema.curated_table).snapshot_by_id(
         latest["source_snapshot_id"]
     )

@@ -155,9 +155,11 @@ def ingested_fingerprints(settings: LakehouseSettings) -> set[str]:
     return set(fingerprints.to_pylist())
 
 
-def new_landing_files(settings: LakehouseSettings, schema: EntitySchema) -> list[LandingFile]:
-    """Landing files of the entity whose fingerprint is not in the file log."""
-    files = list_landing_files(settings.landing_dir, schema)
+def new_landing_files(settings: LakehouseSettings, *schemas: EntitySchema) -> list[LandingFile]:
+    """Landing files of the entities whose fingerprint is not in the file log (read once)."""
+    files = [
+        file for schema in schemas for file in list_landing_files(settings.landing_dir, schema)
+    ]
     seen = ingested_fingerprints(settings) if files else set()
     return [file for file in files if file.fingerprint not in seen]
 

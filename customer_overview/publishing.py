@@ -34,7 +34,7 @@ from customer_overview.tables import (
     create_table_if_missing,
     current_snapshot_id,
     load_iceberg_table,
-    row_count,
+    snapshot_row_count,
     table_exists,
 )
 from customer_overview.version_hint import write_version_hint
@@ -176,9 +176,10 @@ def publish(
             f"CALL {settings.catalog_name}.system.fast_forward("
             f"{sql_string(identifier)}, 'main', {sql_string(AUDIT_BRANCH)})"
         )
-        snapshot = current_snapshot_id(settings, table)
-        if snapshot is None:
+        main_snapshot = load_iceberg_table(settings, table).current_snapshot()
+        if main_snapshot is None:
             raise PublishError(f"{table}: no snapshot on main after fast-forward")
+        snapshot = main_snapshot.snapshot_id
         apply_table_metadata(
             settings,
             table,
@@ -203,7 +204,7 @@ def publish(
                 role_group=group.name,
                 table=table,
                 snapshot_id=snapshot,
-                rows=row_count(settings, table),
+                rows=snapshot_row_count(main_snapshot),
                 source_table=output.source_table,
                 source_snapshot_id=current_snapshot_id(settings, output.source_table),
             )

@@ -19,20 +19,13 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import all_entities
-from customer_overview.ingestion import ingested_fingerprints
-from customer_overview.landing import list_landing_files
+from customer_overview.ingestion import new_landing_files
 from pipelines.resources import LakehouseResource
 
 
 def unseen_landing_files(settings: LakehouseSettings) -> list[str]:
     """Fingerprints of landing files that are not in the ingested-file log (read via PyIceberg)."""
-    landed = [
-        file
-        for schema in all_entities()
-        for file in list_landing_files(settings.landing_dir, schema)
-    ]
-    seen = ingested_fingerprints(settings) if landed else set()
-    return [file.fingerprint for file in landed if file.fingerprint not in seen]
+    return [file.fingerprint for file in new_landing_files(settings, *all_entities())]
 
 
 def landing_sensor(
