@@ -10,12 +10,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # System packages (installed by system-deps when missing): Java for Spark, the SQLite JDBC driver
 # for Spark's Iceberg JDBC catalog, Chromium + chromedriver for screenshots of reports and
-# dashboards, PostgreSQL + its JDBC driver for the scale-out profile (`cluster start`, its test).
+# dashboards, PostgreSQL + its JDBC driver for the scale-out profile (`cluster start`, its test),
+# npm for the reports' CSS/JS/fonts.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-deps demo run test ui bench lint clean-lakehouse
 
-setup: system-deps $(STAMP)
+# The CSS, JavaScript and fonts the Data Docs load (instead of public CDNs): npm packages pinned
+# in quality/web_assets/package-lock.json; the files the pages use are copied to
+# quality/web_assets/vendor/ (package data), and from there into LAKEHOUSE_DIR/reports/static/.
+REPORT_ASSETS := quality/web_assets/vendor/PACKAGES.json
+
+setup: system-deps $(STAMP) $(REPORT_ASSETS)
 
 system-deps:
 	@missing=""; \
@@ -25,6 +31,7 @@ system-deps:
 	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
 	[ -f /usr/share/java/postgresql.jar ] || missing="$$missing libpostgresql-jdbc-java"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
@@ -37,6 +44,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(REPORT_ASSETS): quality/web_assets/package-lock.json quality/offline_assets.py | $(STAMP)
+	@echo "Report assets: npm ci (10 packages and their dependencies, about 100 MB, ~30 s)"
+	cd quality/web_assets && npm ci --no-progress
+	$(BIN)/python -m quality.offline_assets vendor
+
 # Command 1: generate a sample bank (20k customers, 3 months of changes) and run the whole graph.
 demo: setup
 	$(BIN)/customer-overview demo
@@ -48,8 +60,22 @@ run: setup
 test: setup
 	$(BIN)/pytest
 
+# The instance gets the product's settings first (one run at a time: UI, sensor and schedule runs
+# queue; run monitoring); umask 077: the UI's run workers and history are owner-only too.
+# The report server (`customer-overview reports serve`, the reports Dagster metadata links to) runs
+# next to `dagster dev`, each in its own process group (set -m) with default signal handling (env
+# --default-signal: a background job, or a make started from one, ignores SIGINT, and dagster dev
+# maps SIGTERM to its SIGINT handler, so it would ignore both). Ctrl-C or SIGTERM stops both;
+# when one of them ends, the other is stopped too.
 ui: setup
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(abspath $(LAKEHOUSE_DIR))/dagster_home} $(BIN)/dagster dev -w workspace.yaml
+	umask 077; export DAGSTER_HOME=$${DAGSTER_HOME:-$(abspath $(LAKEHOUSE_DIR))/dagster_home}; \
+	$(BIN)/customer-overview config dagster-instance || exit $$?; \
+	set -m; trap 'kill -TERM $$reports $$dagster 2>/dev/null' INT TERM; \
+	env --default-signal=INT,TERM $(BIN)/customer-overview reports serve & reports=$$!; \
+	env --default-signal=INT,TERM $(BIN)/dagster dev -w workspace.yaml & dagster=$$!; \
+	wait -n $$reports $$dagster; status=$$?; kill -TERM $$reports $$dagster 2>/dev/null; \
+	while kill -0 $$reports 2>/dev/null || kill -0 $$dagster 2>/dev/null; do wait; done; \
+	exit $$status
 
 bench: setup
 	$(BIN)/python benchmarks/bench_generator.py

@@ -16,9 +16,12 @@ from dagster import (
 from pydantic import Field
 
 from assets.common import OWNERS, column_schema, table_key, table_metadata
+from assets.profile import PROFILED_ENTITIES
+from customer_overview.config import LakehouseSettings
 from customer_overview.curation import CurationResult, curate_entity
 from customer_overview.entities import EntitySchema, load_entity
 from customer_overview.reconciliation import reconcile
+from customer_overview.report_server import latest_report_urls
 from pipelines.resources import LakehouseResource
 from quality.rules import load_rules
 
@@ -69,12 +72,17 @@ def curated_assets(schema: EntitySchema) -> AssetsDefinition:
             ),
             AssetSpec(
                 quarantine_key,
-                deps=[table_key(schema.raw_table)],
+                # Rows rejected for a missing parent are re-admitted once the parent is curated.
+                deps=upstream,
                 kinds={"spark", "iceberg"},
                 owners=OWNERS,
                 description=f"Raw {schema.entity} rows rejected by validation, with the rules "
                 "they broke, readable reasons with the offending values, the raw text values and "
-                "the landing file and line. Nothing is dropped silently.",
+                "the landing file and line. Nothing is dropped silently. A row rejected only "
+                "because its parent (customer, account, product) had not arrived is re-checked "
+                "by every later run and re-admitted once the parent is curated; it stays here "
+                "with `_resolved_at`, `_resolved_run_id` and the history of its verdicts "
+                "(`_verdicts`).",
             ),
         ],
         check_specs=[
@@ -103,13 +111,17 @@ def curated_assets(schema: EntitySchema) -> AssetsDefinition:
         )
         yield MaterializeResult(
             asset_key=curated_key,
-            metadata=table_metadata(settings, schema.curated_table) | _curation_metadata(result),
+            metadata=table_metadata(settings, schema.curated_table)
+            | _curation_metadata(result)
+            | _latest_reports(settings, schema),
         )
         yield MaterializeResult(
             asset_key=quarantine_key,
             metadata=table_metadata(settings, schema.quarantine_table)
             | {
                 "quarantined_this_run": result.quarantined,
+                "rechecked_this_run": result.rechecked,
+                "readmitted_this_run": result.readmitted,
                 "rules_broken_this_run": MetadataValue.json(result.rules_broken or {}),
             },
         )
@@ -124,6 +136,17 @@ def curated_assets(schema: EntitySchema) -> AssetsDefinition:
     return _curate
 
 
+def _latest_reports(settings: LakehouseSettings, schema: EntitySchema) -> dict[str, object]:
+    """Links to the table's newest Data Docs page, profile and the product card.
+
+    Those are written after this asset materializes (by its checks, the profile and publish), so
+    the links are the report server's stable ``/latest/...`` URLs, which redirect to the newest.
+    """
+    profiled = schema.entity in PROFILED_ENTITIES
+    links = latest_report_urls(settings, schema.curated_table, profile=profiled)
+    return {name: MetadataValue.url(url) for name, url in links.items()}
+
+
 def _curation_metadata(result: CurationResult) -> dict[str, object]:
     return {
         "raw_rows_read": result.raw_rows_read,
@@ -131,6 +154,10 @@ def _curation_metadata(result: CurationResult) -> dict[str, object]:
         "updated": result.updated,
         "superseded": result.superseded,
         "quarantined": result.quarantined,
+        # Late parents: quarantined rows re-checked because a referenced table changed, and
+        # those valid now (counted in inserted / updated / superseded too).
+        "late_rows_rechecked": result.rechecked,
+        "readmitted": result.readmitted,
         "full_refresh": result.full_refresh,
         "raw_snapshot_range": MetadataValue.text(
             f"{result.from_raw_snapshot or 'start'} -> {result.to_raw_snapshot}"

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
@@ -25,8 +26,10 @@ from customer_overview.governance import (
 )
 from customer_overview.product import DataProductManifest, ProductOutput
 from pipelines.resources import LakehouseResource
+from policies.lint import lint_product
 
 LEAK_CHECK = "no_pii_leak"
+LINT_CHECK = "policies_lint"
 
 
 def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -> AssetsDefinition:
@@ -67,6 +70,16 @@ def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -
                 " that the current policies do not entitle to see it (audit branch vs curated).",
             )
             for key in keys.values()
+        ]
+        + [
+            AssetCheckSpec(
+                LINT_CHECK,
+                asset=key,
+                description="The policies match what they name (policies/lint.py): no policy "
+                "whose tags match no role group or column, no column tag no policy mentions, "
+                "no empty policy set (warning; deny by default keeps such mistakes closed).",
+            )
+            for key in keys.values()
         ],
     )
     def _mask(
@@ -89,6 +102,8 @@ def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -
                     "branch": AUDIT_BRANCH,
                     "masking": MetadataValue.json(decisions_summary(result.decisions)),
                     "schema_replaced": result.schema_replaced,
+                    # False: source snapshot and policies unchanged, no new audit snapshot.
+                    "written": result.written,
                     "dagster/column_schema": TableSchema(
                         columns=[
                             TableColumn(
@@ -114,6 +129,21 @@ def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -
                         {column: n for column, n in report.leaks.items() if n}
                     ),
                     "ref": report.ref,
+                },
+            )
+        findings = lint_product(manifest)
+        for group in manifest.consumers.role_groups:
+            concerning = [f for f in findings if f.concerns(schema.entity, group.name)]
+            warnings = [f.message for f in concerning if f.severity == "warning"]
+            yield AssetCheckResult(
+                check_name=LINT_CHECK,
+                asset_key=keys[group.name],
+                passed=not warnings,
+                severity=AssetCheckSeverity.WARN,
+                metadata={
+                    "findings": "; ".join(warnings) or "none",
+                    "notes": "; ".join(f.message for f in concerning if f.severity == "note")
+                    or "none",
                 },
             )
 

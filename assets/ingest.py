@@ -14,14 +14,21 @@ from dagster import (
     asset,
 )
 from pydantic import Field
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from assets.common import OWNERS, table_key, table_metadata
-from customer_overview.entities import EntitySchema
-from customer_overview.ingestion import IngestionResult, ingest_entity
+from customer_overview.config import LakehouseSettings
+from customer_overview.entities import EntitySchema, all_entities
+from customer_overview.gating import check_required_inputs
+from customer_overview.ingestion import RECORD_HASH, IngestionResult, ingest_entity, landing_scan
 from customer_overview.landing import list_landing_files
+from customer_overview.product import DataProductManifest
 from pipelines.resources import LakehouseResource
 
 LANDING_CHECK = "landing_files_conform"
+RECOGNISED_CHECK = "landing_files_recognised"
+ONE_ROW_PER_RECORD_CHECK = "one_row_per_landed_record"
 
 
 class IngestConfig(Config):
@@ -34,8 +41,13 @@ class IngestConfig(Config):
     )
 
 
-def raw_asset(schema: EntitySchema) -> AssetsDefinition:
-    """The raw-table asset of one entity."""
+def raw_asset(
+    schema: EntitySchema, manifest: DataProductManifest | None = None
+) -> AssetsDefinition:
+    """The raw-table asset of one entity (a required input of ``manifest`` must have landed)."""
+    required = manifest is not None and any(
+        item.entity == schema.entity for item in manifest.required_inputs
+    )
     key = table_key(schema.raw_table)
 
     @asset(
@@ -55,7 +67,26 @@ def raw_asset(schema: EntitySchema) -> AssetsDefinition:
                 asset=key,
                 description="Every new landing file matched the CSV contract (header, UTF-8, "
                 "field count); malformed lines are kept and quarantined by curation.",
-            )
+            ),
+            AssetCheckSpec(
+                RECOGNISED_CHECK,
+                asset=key,
+                description=f"Every file under `landing/{schema.folder}/` is a landing file "
+                "(.csv or .csv.gz, any case, any subfolder); others (another format, hidden or "
+                "temporary files) are named"
+                + (
+                    ", and so are files outside every entity's folder."
+                    if schema.entity == all_entities()[0].entity
+                    else "."
+                ),
+            ),
+            AssetCheckSpec(
+                ONE_ROW_PER_RECORD_CHECK,
+                asset=key,
+                blocking=True,
+                description="One raw row per distinct landed record (key, modified_at, content "
+                "hash): two writers at once would duplicate rows (apache/iceberg#12653).",
+            ),
         ],
         metadata={"landing_folder": f"landing/{schema.folder}"},
     )
@@ -63,6 +94,9 @@ def raw_asset(schema: EntitySchema) -> AssetsDefinition:
         context: AssetExecutionContext, config: IngestConfig, lakehouse: LakehouseResource
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         settings = lakehouse.settings()
+        if required and manifest is not None:
+            # The CLI checks this before Spark starts; runs from the UI or a schedule stop here.
+            check_required_inputs(settings, manifest)
         spark = lakehouse.spark()
         files = list_landing_files(settings.landing_dir, schema) if config.reingest_all else None
         result = ingest_entity(
@@ -83,8 +117,47 @@ def raw_asset(schema: EntitySchema) -> AssetsDefinition:
                 ),
             },
         )
+        yield _recognised(settings, schema)
+        yield _one_row_per_record(spark, settings.spark_table(schema.raw_table), schema)
 
     return _ingest
+
+
+def _recognised(settings: LakehouseSettings, schema: EntitySchema) -> AssetCheckResult:
+    """Warn about files no ingest step reads (each reported by one entity's check)."""
+    scan = landing_scan(settings)
+    first = schema.entity == all_entities()[0].entity
+    ignored = scan.unrecognised_for(schema, first=first)
+    return AssetCheckResult(
+        check_name=RECOGNISED_CHECK,
+        passed=not ignored,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "landing_files": len(scan.files.get(schema.entity, [])),
+            "not_ingested": "; ".join(file.describe() for file in ignored) or "none",
+            "not_data": "; ".join(file.describe() for file in scan.known_non_data if first)
+            or "none",
+        },
+    )
+
+
+def _one_row_per_record(spark: SparkSession, table: str, schema: EntitySchema) -> AssetCheckResult:
+    """Fail when a distinct landed record (key, version, content hash) has more than one row."""
+    identity = [F.col(name) for name in (*schema.key, schema.version, RECORD_HASH)]
+    repeated = spark.table(table).groupBy(*identity).count().where(F.col("count") > 1)
+    summary = repeated.agg(F.count("*").alias("records"), F.sum("count").alias("rows")).first()
+    records, rows = (summary["records"], summary["rows"] or 0) if summary else (0, 0)
+    sample = [row.asDict() for row in repeated.limit(5).collect()] if records else []
+    return AssetCheckResult(
+        check_name=ONE_ROW_PER_RECORD_CHECK,
+        passed=records == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "duplicated_records": records,
+            "extra_rows": rows - records,
+            "sample": MetadataValue.md("\n".join(f"- {item}" for item in sample) or "none"),
+        },
+    )
 
 
 def _ingest_metadata(result: IngestionResult) -> dict[str, object]:

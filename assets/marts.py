@@ -1,6 +1,13 @@
-"""Marts stage: consumption tables for the dashboards, rebuilt from the curated tables each run."""
+"""Marts stage: consumption tables for the dashboards, rebuilt from the curated tables.
 
+A mart is rebuilt only when something it is built from changed (a source table's data, the mart
+rules, the builder code or its columns): each build records that fingerprint in the snapshot it
+commits, so a run with nothing new commits nothing here.
+"""
+
+import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
@@ -15,26 +22,20 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from assets.common import OWNERS, column_schema, table_key, table_metadata
+from customer_overview.config import LakehouseSettings
 from customer_overview.curation import ensure_curated_table
-from customer_overview.entities import MART_NAMES, load_entity
+from customer_overview.entities import MART_NAMES, EntitySchema, load_entity
+from customer_overview.tables import (
+    BUILT_FROM,
+    built_from,
+    data_snapshot_id,
+    inputs_fingerprint,
+    load_iceberg_table,
+    snapshot_property_option,
+)
 from marts import build
-from marts.rules import load_mart_rules
+from marts.rules import RULES_FILE, load_mart_rules
 from pipelines.resources import LakehouseResource
-
-# Curated tables each mart reads (lineage in the UI).
-MART_SOURCES = {
-    "transactions_monthly": ("transactions",),
-    "customer_spend": ("customers", "transactions"),
-    "customer_archetype": ("customers", "accounts", "transactions"),
-    "spend_by_segment": ("transactions",),
-    "campaign_funnel": ("campaigns",),
-    "product_sales": ("accounts", "products"),
-}
-# Marts built from other marts.
-MART_UPSTREAM = {
-    "spend_by_segment": ("customer_spend",),
-    "campaign_funnel": ("customer_archetype",),
-}
 
 
 def marts_asset() -> AssetsDefinition:
@@ -43,18 +44,15 @@ def marts_asset() -> AssetsDefinition:
     specs = [
         AssetSpec(
             table_key(schema.curated_table),
-            deps=[table_key(load_entity(source).curated_table) for source in MART_SOURCES[name]]
-            + [
-                table_key(schemas[upstream].curated_table)
-                for upstream in MART_UPSTREAM.get(name, ())
-            ],
+            # Lineage comes from the mart's own schema (`sources:`), declared once.
+            deps=[table_key(load_entity(source).curated_table) for source in schema.sources],
             group_name="marts",
             kinds={"spark", "iceberg"},
             owners=OWNERS,
             description=f"{schema.description}\n\nGrain: {schema.grain} Rules: marts/rules.yaml.",
             metadata={"dagster/column_schema": column_schema(schema), "grain": schema.grain},
         )
-        for name, schema in schemas.items()
+        for schema in schemas.values()
     ]
 
     @multi_asset(name="build_marts", specs=specs, can_subset=False)
@@ -79,11 +77,24 @@ def marts_asset() -> AssetsDefinition:
             for name, frame in frames.items():
                 schema = schemas[name]
                 ensure_curated_table(spark, settings, schema)
+                build.add_missing_columns(spark, settings, schema)
+                inputs = _mart_inputs(settings, schema)
+                if built_from(load_iceberg_table(settings, schema.curated_table)) == inputs:
+                    # Nothing it is built from changed: no new snapshot, no new version.
+                    metadata = table_metadata(settings, schema.curated_table) | {
+                        "rebuilt": False,
+                        "reason": "no source table, rule or builder changed since the last build",
+                    }
+                    context.log.info(f"{schema.curated_table}: unchanged inputs, not rebuilt")
+                    yield MaterializeResult(
+                        asset_key=table_key(schema.curated_table), metadata=metadata
+                    )
+                    continue
                 # A full overwrite is one atomic commit: readers see the old or the new mart.
                 build.conform(frame, schema).writeTo(
                     settings.spark_table(schema.curated_table)
-                ).overwrite(F.lit(True))
-                metadata = table_metadata(settings, schema.curated_table)
+                ).option(snapshot_property_option(BUILT_FROM), inputs).overwrite(F.lit(True))
+                metadata = table_metadata(settings, schema.curated_table) | {"rebuilt": True}
                 context.log.info(f"{schema.curated_table}: {metadata['dagster/row_count']:,} rows")
                 if name == "customer_archetype":
                     metadata["archetypes"] = MetadataValue.json(
@@ -99,3 +110,18 @@ def marts_asset() -> AssetsDefinition:
             features.unpersist()
 
     return _build
+
+
+def _mart_inputs(settings: LakehouseSettings, schema: EntitySchema) -> str:
+    """Fingerprint of what a mart is built from: its sources' data, the rules, the builder."""
+    return inputs_fingerprint(
+        {
+            "sources": {
+                table: data_snapshot_id(settings, table)
+                for table in sorted(load_entity(source).curated_table for source in schema.sources)
+            },
+            "rules": hashlib.sha256(RULES_FILE.read_bytes()).hexdigest(),
+            "builder": hashlib.sha256(Path(build.__file__).read_bytes()).hexdigest(),
+            "columns": schema.curated_ddl_columns(),
+        }
+    )

@@ -1,4 +1,14 @@
-"""Profiling: a ydata-profiling report of the curated customers, on a pseudonymised sample."""
+"""Profiling: a ydata-profiling report of the curated customers, on a pseudonymised sample.
+
+What the profile describes (``profiled_columns``): ydata-profiling takes every text column for
+free text (word clouds, character statistics), which for this table means word clouds of ids,
+sha256 digests and codes such as ``cust_segment``. Identifiers (the key), hashed columns and the
+text columns of the schema (all codes, categories and places) are declared categorical instead:
+distinct and missing counts, uniqueness, frequency tables. The lineage columns
+(``_source_file``, ``_source_line``, ``_ingested_at``) are left out: they describe the pipeline,
+not the customers, and what matters about them (every landed row accounted for, per file) is
+the curation's ``no_row_lost`` check and ``landing_file_log``.
+"""
 
 from datetime import UTC, datetime
 
@@ -14,12 +24,17 @@ from dagster import (
 from pydantic import Field
 
 from assets.common import OWNERS, table_key
-from customer_overview.entities import EntitySchema
+from customer_overview.entities import LINEAGE_COLUMNS, EntitySchema
+from customer_overview.report_server import report_url
 from customer_overview.tables import current_snapshot_id
 from pipelines.resources import LakehouseResource
 from policies import OPERATORS, ColumnDecision, apply_masks
 from quality.profiling import ProfileSettings, profile_table, sample_for_profile
 from quality.report_index import ReportEntry, record_report
+
+# The entities whose curated table has a profile asset (pipelines/definitions.py): the curated
+# asset links the latest profile of these.
+PROFILED_ENTITIES = frozenset({"customers"})
 
 # Profiles are read by data stewards, not only by PII readers: names and contacts are hashed
 # (distinct counts and missing shares survive hashing), dates of birth bucketed to the quarter.
@@ -69,6 +84,25 @@ def pseudonymising_decisions(schema: EntitySchema, columns: list[str]) -> dict[s
     return decisions
 
 
+def profiled_columns(
+    schema: EntitySchema, decisions: dict[str, ColumnDecision]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(columns profiled as categories, columns left out) of ``schema``'s curated table.
+
+    Categories, in column order: the key columns, every column the pseudonymisation hashes (a
+    digest has no words or characters worth counting) and the schema's text columns. Left out:
+    the lineage columns.
+    """
+    text_columns = {column.name for column in schema.columns if column.type == "string"}
+    categorical = tuple(
+        name
+        for name, decision in decisions.items()
+        if name in schema.key or decision.operator == "hash" or name in text_columns
+    )
+    excluded = tuple(name for name in LINEAGE_COLUMNS if name in decisions)
+    return categorical, excluded
+
+
 def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
     """The profile of ``schema``'s curated table (``customer_overview_profile``)."""
 
@@ -80,9 +114,11 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
         owners=OWNERS,
         description=(
             f"ydata-profiling report of `{schema.curated_table}`: per-column missing values, "
-            "distinct counts, distributions and alerts, on a reproducible sample (size in the "
-            "report), names and contacts hashed and dates of birth bucketed. HTML and JSON under "
-            "reports/profiles/<table>/<snapshot>/."
+            "distinct counts, distributions and alerts, on a reproducible sample (size and filter "
+            "in the run config and the report), names and contacts hashed and dates of birth "
+            "bucketed; identifiers, hashed and text columns profiled as categories, lineage "
+            "columns left out. HTML and JSON under `reports/profiles/<table>/<snapshot>/`, "
+            "served by `customer-overview reports serve` (linked in the metadata)."
         ),
     )
     def customer_overview_profile(
@@ -91,13 +127,17 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
         settings = lakehouse.settings()
         spark = lakehouse.spark()
         table = spark.table(settings.spark_table(schema.curated_table))
-        masked = apply_masks(table, pseudonymising_decisions(schema, table.columns))
+        decisions = pseudonymising_decisions(schema, table.columns)
+        masked = apply_masks(table, decisions)
+        categorical, excluded = profiled_columns(schema, decisions)
         profile_settings = ProfileSettings(
             sample_size=config.sample_size,
             seed=config.seed,
             row_filter=config.row_filter,
             minimal=config.minimal,
             key_columns=("cust_id", "country", "state", "cust_segment", "customer_type"),
+            categorical_columns=categorical,
+            exclude_columns=excluded,
         )
         sample, rows_total, rows_sampled = sample_for_profile(masked, schema.key, profile_settings)
         snapshot = str(current_snapshot_id(settings, schema.curated_table) or "empty")
@@ -125,8 +165,8 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
         )
         return MaterializeResult(
             metadata={
-                "report": MetadataValue.path(str(result.html_path)),
-                "report_json": MetadataValue.path(str(result.json_path)),
+                "report": MetadataValue.url(report_url(settings, result.html_path)),
+                "report_json": MetadataValue.url(report_url(settings, result.json_path)),
                 "summary": MetadataValue.md(result.summary_markdown()),
                 "rows_total": result.rows_total,
                 "rows_profiled": result.rows_profiled,

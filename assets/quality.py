@@ -1,7 +1,14 @@
-"""Quality stage: Great Expectations suites as Dagster asset checks on every curated table."""
+"""Quality stage: Great Expectations suites as Dagster asset checks on every curated table.
+
+Whether the suite's check blocks is the manifest's decision (``quality_gates``): Dagster stops
+everything downstream only for a gate of scope ``version`` or a table of a required input; a gate
+of scope ``outputs`` is reported as an error here and holds back the outputs built from the
+table at publish time (``customer_overview/gating.py``).
+"""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -14,8 +21,12 @@ from dagster import (
 )
 
 from assets.common import table_key
+from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
+from customer_overview.gating import NO_INPUT_YET, input_entities, landed_inputs, upstream_tables
+from customer_overview.product import DataProductManifest
 from customer_overview.publishing import published_versions
+from customer_overview.report_server import report_url
 from customer_overview.tables import load_iceberg_table, snapshot_row_count
 from pipelines.resources import LakehouseResource
 from quality.expectations import ExpectationOutcome, ValidationOutcome, validate_table
@@ -26,10 +37,26 @@ BLOCKING_CHECK = "gx_blocking_expectations"
 WARNING_CHECK = "gx_warning_expectations"
 
 
-def gx_checks(schema: EntitySchema) -> AssetChecksDefinition:
-    """The curated table's suite, reported as a blocking check and a warning check."""
+def stops_downstream(manifest: DataProductManifest, check: str, table: str) -> bool:
+    """Whether a failure of ``check`` on ``table`` must stop the rest of the run (Dagster-blocking).
+
+    True for a gate of scope ``version``, and for any gate on a table a required input feeds (the
+    customer master): every output is built from it, so nothing may move past it.
+    """
+    gate = manifest.gate(check)
+    if gate is None:
+        return False
+    required_tables = {
+        name for item in manifest.required_inputs for name in upstream_tables(item.entity)
+    }
+    return gate.scope == "version" or table in required_tables
+
+
+def gx_checks(schema: EntitySchema, manifest: DataProductManifest) -> AssetChecksDefinition:
+    """The curated table's suite, reported as a gate check and a warning check."""
     key = table_key(schema.curated_table)
     rules = load_rules(schema.entity)
+    inputs = input_entities(schema.entity)
 
     @multi_asset_check(
         name=f"gx_{schema.curated_table}",
@@ -37,10 +64,10 @@ def gx_checks(schema: EntitySchema) -> AssetChecksDefinition:
             AssetCheckSpec(
                 BLOCKING_CHECK,
                 asset=key,
-                blocking=True,
+                blocking=stops_downstream(manifest, BLOCKING_CHECK, schema.curated_table),
                 description=f"Great Expectations: every `reject` rule of quality/rules/"
                 f"{schema.entity}.yaml, key uniqueness and partitioning hold on the curated "
-                "table. A failure stops publishing.",
+                "table. A failure holds back what dataproduct.yaml's quality_gates say.",
             ),
             AssetCheckSpec(
                 WARNING_CHECK,
@@ -54,6 +81,20 @@ def gx_checks(schema: EntitySchema) -> AssetChecksDefinition:
         context: AssetCheckExecutionContext, lakehouse: LakehouseResource
     ) -> Iterator[AssetCheckResult]:
         settings = lakehouse.settings()
+        missing = sorted(inputs - landed_inputs(settings, manifest))
+        if missing:
+            # Nothing to validate is not a failure: the outputs built from it are left out.
+            status = f"{NO_INPUT_YET}: {', '.join(missing)}"
+            context.log.info(f"{schema.curated_table}: {status}; suite not run")
+            for name, blocking in ((BLOCKING_CHECK, True), (WARNING_CHECK, False)):
+                yield AssetCheckResult(
+                    check_name=name,
+                    asset_key=key,
+                    passed=True,
+                    severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
+                    metadata={"status": status, "expectations": 0, "rows_validated": 0},
+                )
+            return
         spark = lakehouse.spark()
         outcome = validate_table(
             spark,
@@ -67,6 +108,9 @@ def gx_checks(schema: EntitySchema) -> AssetChecksDefinition:
             f"{schema.curated_table}: {outcome.passed}/{len(outcome.outcomes)} expectations "
             f"passed on {outcome.rows:,} rows in {outcome.seconds:.1f} s"
         )
+        for failure in outcome.blocking_failures + outcome.warnings:
+            log = context.log.error if failure.blocking else context.log.warning
+            log(describe_failure(schema.curated_table, failure))
         status = (
             "failed" if outcome.blocking_failures else "warning" if outcome.warnings else "passed"
         )
@@ -84,10 +128,23 @@ def gx_checks(schema: EntitySchema) -> AssetChecksDefinition:
                     f"{outcome.rows:,} rows",
                 ),
             )
-        yield _check_result(BLOCKING_CHECK, key, outcome, outcome.blocking_failures, blocking=True)
-        yield _check_result(WARNING_CHECK, key, outcome, outcome.warnings, blocking=False)
+        failures = outcome.blocking_failures
+        yield _check_result(BLOCKING_CHECK, key, outcome, failures, True, settings)
+        yield _check_result(WARNING_CHECK, key, outcome, outcome.warnings, False, settings)
 
     return _validate
+
+
+def describe_failure(table: str, failure: ExpectationOutcome) -> str:
+    """One log line naming a failed expectation, its unexpected count and a sample of values."""
+    counted = (
+        f"{failure.unexpected_count:,} unexpected" if failure.unexpected_count is not None else ""
+    )
+    observed = f"observed {failure.observed}" if failure.observed is not None else ""
+    sample = f"sample {failure.sample[:5]}" if failure.sample else ""
+    details = "; ".join(part for part in (counted, observed, sample) if part)
+    column = f" on {failure.column}" if failure.column else ""
+    return f"{table}: expectation {failure.rule} ({failure.expectation}{column}) failed: {details}"
 
 
 def _check_result(
@@ -96,6 +153,7 @@ def _check_result(
     outcome: ValidationOutcome,
     failures: list[ExpectationOutcome],
     blocking: bool,
+    settings: LakehouseSettings,
 ) -> AssetCheckResult:
     considered = [o for o in outcome.outcomes if o.blocking == blocking]
     return AssetCheckResult(
@@ -109,11 +167,16 @@ def _check_result(
             "unexpected_counts": MetadataValue.json({f.rule: f.unexpected_count for f in failures}),
             "failing_values_sample": MetadataValue.json({f.rule: f.sample for f in failures}),
             "rows_validated": outcome.rows,
-            "data_docs_page": MetadataValue.path(str(outcome.docs_page or "")),
-            "data_docs_index": MetadataValue.path(str(outcome.docs_index or "")),
+            "data_docs_page": _served_link(settings, outcome.docs_page),
+            "data_docs_index": _served_link(settings, outcome.docs_index),
             "seconds": round(outcome.seconds, 2),
         },
     )
+
+
+def _served_link(settings: LakehouseSettings, page: Path | None) -> MetadataValue:
+    """A clickable link to ``page`` on the report server (``customer-overview reports serve``)."""
+    return MetadataValue.url(report_url(settings, page)) if page else MetadataValue.text("none")
 
 
 def _rows_at_last_publish(lakehouse: LakehouseResource, schema: EntitySchema) -> int | None:

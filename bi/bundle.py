@@ -91,8 +91,8 @@ def database_extra(extension_files: list[str]) -> dict[str, Any]:
     """``extra`` of a group's database: read-only DuckDB with the iceberg/avro extensions.
 
     duckdb-engine runs ``LOAD <entry>`` for each ``preload_extensions`` entry, so each entry is
-    a quoted absolute path of an extension file (no download, works offline). The views find
-    each table's published version through its ``version-hint.text`` (written by publish).
+    a quoted absolute path of an extension file (no download, works offline). The export's views
+    are pinned to the latest published version (the publish step rewrites the file each time).
     """
     return {
         "engine_params": {

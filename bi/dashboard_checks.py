@@ -75,7 +75,7 @@ FETCH_HOOK = r"""
         record.result = (json.result || []).map((q) => ({
           rowcount: q.rowcount, status: q.status, error: q.error || null,
           is_cached: q.is_cached || false,
-          colnames: q.colnames || [], data: (q.data || []).slice(0, 50)}));
+          colnames: q.colnames || [], data: (q.data || []).slice(0, 500)}));
       }).catch(() => { record.result = 'unparsable'; });
     }
     return response;
@@ -442,6 +442,50 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
             for row in top
         ],
         "onboarded_by_archetype": onboarded,
+        "spend": spend_figures(results["spend_analysis"]["charts"]),
+        "funnel": funnel_figures(results["campaign_funnel"]["charts"]),
+    }
+
+
+def spend_figures(charts: dict[str, Any]) -> dict[str, Any]:
+    """What Spend Analysis showed: cumulative spend per month (epoch ms, as the chart's query
+    returned it), spend per month and reason, spend per spend segment, and the flow's total."""
+    by_month_and_reason: dict[str, dict[str, float]] = {}
+    for row in charts["spend_by_category"]["data"]:
+        month = str(row["month"])
+        by_month_and_reason[month] = {k: v for k, v in row.items() if k != "month" and v}
+    return {
+        "cumulative": [[row["month"], row["spend"]] for row in charts["cumulative_spend"]["data"]],
+        "by_month_and_reason": by_month_and_reason,
+        "by_segment": {
+            row["spend_segment_label"]: row["total_spend"]
+            for row in charts["spend_by_segment"]["data"]
+        },
+        "flow_total": sum(row["amount"] for row in charts["spend_flow"]["data"]),
+    }
+
+
+def funnel_figures(charts: dict[str, Any]) -> dict[str, Any]:
+    """What Campaign Funnel showed: the funnel's stages in the order the chart received them
+    (it computes each stage's share of the previous row), the conversion table's rows, and the
+    conversion per archetype and stage."""
+    conversion_columns = (
+        "stage_label",
+        "customers",
+        "previous_stage_customers",
+        "conversion_from_previous",
+    )
+    by_archetype: dict[str, dict[str, float | None]] = {}
+    for row in charts["conversion_by_archetype"]["data"]:
+        stages = by_archetype.setdefault(row["archetype"], {})
+        stages[row["stage_label"]] = row["conversion_from_previous"]
+    return {
+        "funnel": [[row["stage_label"], row["customers"]] for row in charts["funnel"]["data"]],
+        "stage_conversion": [
+            {key: row.get(key) for key in conversion_columns}
+            for row in charts["stage_conversion"]["data"]
+        ],
+        "conversion_by_archetype": by_archetype,
     }
 
 

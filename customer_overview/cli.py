@@ -2,7 +2,8 @@
 
 Subcommands: ``generate`` (synthetic landing files), ``run`` (materialize the Dagster graph
 headless), ``demo`` (both, on the embedded defaults), ``config show``, ``tables``.
-Errors a user can cause print one clear line and exit 2; a failed run exits 1.
+Errors a user can cause print one clear line and exit 2; a failed run exits 1; a run refused
+because another run is writing the lakehouse exits 3 (``lock.BUSY_EXIT_CODE``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,12 +21,17 @@ from rich.table import Table
 
 from customer_overview.config import available_profiles, load_settings
 from customer_overview.errors import LakehouseError
+from customer_overview.lock import BUSY_EXIT_CODE, LakehouseBusyError
 
 console = Console(stderr=False, width=140)
 err_console = Console(stderr=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from customer_overview.file_modes import restrict_new_files
+
+    # Everything this process creates (landing files, tables, exports, reports) is owner-only.
+    restrict_new_files()
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -33,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args))
+    except LakehouseBusyError as exc:
+        err_console.print(f"[bold red]refused:[/] {exc}", highlight=False, soft_wrap=True)
+        return BUSY_EXIT_CODE
     except LakehouseError as exc:
         err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
         return 2
@@ -75,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=20_000, help="sample size (default 20000)")
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--months", type=int, default=3)
+    _add_wait_argument(demo)
     demo.set_defaults(handler=_demo)
 
     config = commands.add_parser("config", help="show the effective configuration")
@@ -85,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=_config_show)
     profiles = config_commands.add_parser("profiles", help="list the deployment profiles")
     profiles.set_defaults(handler=_config_profiles)
+    instance = config_commands.add_parser(
+        "dagster-instance",
+        help="add the product's Dagster instance settings (one run at a time, run monitoring, "
+        "no telemetry) to $DAGSTER_HOME/dagster.yaml (default LAKEHOUSE_DIR/dagster_home)",
+    )
+    instance.set_defaults(handler=_config_dagster_instance)
 
     tables = commands.add_parser("tables", help="list the lakehouse's Iceberg tables (PyIceberg)")
     tables.set_defaults(handler=_tables)
@@ -147,6 +164,33 @@ def _parser() -> argparse.ArgumentParser:
     versions = commands.add_parser("versions", help="list the published versions of the product")
     versions.add_argument("--role", help="only this role group")
     versions.set_defaults(handler=_versions)
+
+    reports = commands.add_parser("reports", help="quality reports, profiles and product cards")
+    reports_commands = reports.add_subparsers(dest="reports_command", required=True)
+    reports_serve = reports_commands.add_parser(
+        "serve",
+        help="serve LAKEHOUSE_DIR/reports read-only on http://127.0.0.1:PORT/ until Ctrl-C",
+    )
+    reports_serve.add_argument(
+        "--port", type=int, help="TCP port (default: the profile's reports.port, 3030)"
+    )
+    reports_serve.set_defaults(handler=_reports_serve)
+
+    update = commands.add_parser(
+        "update-customer",
+        help="write a landing drop with one customer's current row changed (refused, exit 2, "
+        "if the rules would quarantine it); the next run curates it",
+    )
+    update.add_argument("cust_id", metavar="CUST_ID", help="the customer to change")
+    update.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        required=True,
+        metavar="COLUMN=VALUE",
+        help="new value of a column (repeatable; an empty VALUE means no value)",
+    )
+    update.set_defaults(handler=_update_customer)
     return parser
 
 
@@ -162,6 +206,32 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reingest-all", action="store_true", help="read every landing file again (idempotent)"
     )
+    _add_wait_argument(parser)
+
+
+def _add_wait_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        nargs="?",
+        type=float,
+        const=math.inf,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another run is writing the lakehouse, wait for it (at most SECONDS) instead "
+        f"of refusing with exit code {BUSY_EXIT_CODE}",
+    )
+
+
+def _writer_lock(args: argparse.Namespace, settings, command: str):  # type: ignore[no-untyped-def]
+    """The lakehouse's writer lock for this command, taken before any work starts."""
+    from customer_overview.lock import writer_lock
+
+    return writer_lock(
+        settings,
+        command=command,
+        wait_seconds=args.wait,
+        progress=lambda message: err_console.print(message, highlight=False, soft_wrap=True),
+    )
 
 
 # ------------------------------------------------------------------------------------ commands
@@ -175,47 +245,85 @@ def _run(args: argparse.Namespace) -> int:
     from customer_overview.runner import run_config_for, run_pipeline
 
     settings = _settings(args)
-    console.print(
-        f"Running the pipeline on [bold]{settings.lakehouse_dir}[/] (profile {settings.profile})"
-    )
-    summary = run_pipeline(
-        settings,
-        selection=args.select,
-        run_config=run_config_for(full_refresh=args.full_refresh, reingest_all=args.reingest_all),
-    )
+    with _writer_lock(args, settings, "customer-overview run"):
+        console.print(
+            f"Running the pipeline on [bold]{settings.lakehouse_dir}[/] "
+            f"(profile {settings.profile})"
+        )
+        summary = run_pipeline(
+            settings,
+            selection=args.select,
+            run_config=run_config_for(
+                full_refresh=args.full_refresh, reingest_all=args.reingest_all
+            ),
+        )
     _print_summary(summary, settings)
     return summary.exit_code
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from customer_overview.entities import all_entities
+    from customer_overview.landing import scan_landing
     from customer_overview.runner import run_config_for, run_pipeline
     from generator import GeneratorConfig, generate
 
     settings = _settings(args)
     landing = settings.landing_dir
-    if any(landing.glob("*/*.csv")):
-        console.print(f"Landing folder {landing} already has files: not generating a new sample.")
-    else:
-        console.print(f"Generating {args.customers:,} customers into {landing} ...")
-        generate(
-            GeneratorConfig(customers=args.customers, seed=args.seed, months=args.months),
-            landing,
-            progress=lambda message: err_console.print(f"  {message}", highlight=False),
-        )
-    summary = run_pipeline(settings, run_config=run_config_for())
+    with _writer_lock(args, settings, "customer-overview demo"):
+        if any(scan_landing(landing, all_entities()).files.values()):
+            console.print(
+                f"Landing folder {landing} already has files: not generating a new sample."
+            )
+        else:
+            console.print(f"Generating {args.customers:,} customers into {landing} ...")
+            generate(
+                GeneratorConfig(customers=args.customers, seed=args.seed, months=args.months),
+                landing,
+                progress=lambda message: err_console.print(f"  {message}", highlight=False),
+            )
+        summary = run_pipeline(settings, run_config=run_config_for())
     _print_summary(summary, settings)
     return summary.exit_code
 
 
 def _config_show(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    console.print_json(json.dumps(settings.redacted()))
+    console.print_json(json.dumps(settings.redacted() | {"policy_lint": _policy_lint()}))
     return 0
+
+
+def _policy_lint() -> dict[str, list[str]]:
+    """Policies and tags that match nothing (policies/lint.py); warnings also on stderr."""
+    from customer_overview.product import load_manifest
+    from policies.lint import lint_product
+
+    try:
+        findings = lint_product(load_manifest())
+    except LakehouseError as exc:  # a policy or manifest that does not load: say which
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        return {"error": [str(exc)]}
+    for finding in findings:
+        if finding.severity == "warning":
+            err_console.print(f"[yellow]warning:[/] {finding.message}", highlight=False)
+    return {
+        "warnings": [f.message for f in findings if f.severity == "warning"],
+        "notes": [f.message for f in findings if f.severity == "note"],
+    }
 
 
 def _config_profiles(args: argparse.Namespace) -> int:
     for name, description in available_profiles().items():
         console.print(f"[bold]{name}[/]: {description}")
+    return 0
+
+
+def _config_dagster_instance(args: argparse.Namespace) -> int:
+    from customer_overview.runner import dagster_home, ensure_instance_settings
+
+    home = dagster_home(_settings(args))
+    added = ensure_instance_settings(home)
+    what = f"added {', '.join(added)}" if added else "already complete"
+    console.print(f"{home / 'dagster.yaml'}: {what}", highlight=False)
     return 0
 
 
@@ -334,6 +442,21 @@ def _catalog_migrate(args: argparse.Namespace) -> int:
     return 1 if report.conflicts else 0
 
 
+def _reports_serve(args: argparse.Namespace) -> int:
+    from customer_overview.report_server import serve
+
+    settings = _settings(args)
+    port = settings.reports.port if args.port is None else args.port
+    try:
+        serve(
+            settings.reports_dir, port, announce=lambda text: console.print(text, highlight=False)
+        )
+    except OSError as exc:
+        err_console.print(f"[bold red]error:[/] cannot serve on 127.0.0.1:{port}: {exc}")
+        return 2
+    return 0
+
+
 def _versions(args: argparse.Namespace) -> int:
     from customer_overview.publishing import published_versions
 
@@ -354,6 +477,26 @@ def _versions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _update_customer(args: argparse.Namespace) -> int:
+    from customer_overview.update_customer import parse_assignments, update_customer
+
+    settings = _settings(args)
+    update = update_customer(None, settings, args.cust_id, parse_assignments(args.assignments))
+    table = Table(title=f"{update.cust_id}: new version, modified_at {update.modified_at} UTC")
+    for column in ("column", "current", "new"):
+        table.add_column(column)
+    for column, (current, new) in update.changes.items():
+        table.add_row(
+            column, "NULL" if current is None else current, "NULL" if new is None else new
+        )
+    console.print(table)
+    for warning in update.warnings:
+        console.print(f"[yellow]warning[/] (not quarantined): {warning.reason}", highlight=False)
+    console.print(f"Wrote {update.path}", highlight=False, soft_wrap=True)
+    console.print("The next `customer-overview run` curates it.", highlight=False)
+    return 0
+
+
 def _print_summary(summary, settings) -> None:  # type: ignore[no-untyped-def]
     assets = Table(title=f"Run {summary.run_id}")
     for column in ("asset", "rows", "details"):
@@ -361,7 +504,14 @@ def _print_summary(summary, settings) -> None:  # type: ignore[no-untyped-def]
     for outcome in summary.materialized:
         details = ", ".join(
             f"{key}={outcome.metadata[key]}"
-            for key in ("rows_inserted", "inserted", "updated", "quarantined", "seconds")
+            for key in (
+                "rows_inserted",
+                "inserted",
+                "updated",
+                "quarantined",
+                "readmitted",
+                "seconds",
+            )
             if key in outcome.metadata
         )
         assets.add_row(outcome.asset, "" if outcome.rows is None else f"{outcome.rows:,}", details)
@@ -378,6 +528,15 @@ def _print_summary(summary, settings) -> None:  # type: ignore[no-untyped-def]
                 check.asset, check.check, result, check.severity, "yes" if check.blocking else "no"
             )
         console.print(checks)
+    # A failed check names what failed here too, not only in Dagster's metadata.
+    for check in summary.failed_checks:
+        console.print(f"[red]{check.asset}: {check.check} failed[/]", highlight=False)
+        for line in check.failure_details:
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
+    if summary.publication:
+        console.print(f"Product: {summary.publication}", highlight=False)
+    for output, reason in summary.not_in_version.items():
+        console.print(f"  not in this version: {output} ({reason})", highlight=False)
     reports = Path(settings.reports_dir)
     catalog_location = (
         settings.sqlite_catalog_path if settings.catalog.type == "sqlite" else settings.catalog.uri

@@ -33,6 +33,8 @@ _SECRET_WORDS = ("secret", "password", "credential", "token", "key")
 SQLITE_JDBC_JAR = "/usr/share/java/sqlite-jdbc.jar"
 SQLITE_JDBC_NATIVE_DIR = "/usr/lib/x86_64-linux-gnu/jni"
 POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
+# `customer-overview reports serve` (next to Dagster's 3000 in `make ui`).
+DEFAULT_REPORTS_PORT = 3030
 
 _ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
@@ -86,6 +88,47 @@ class CatalogSettings(_Frozen):
     properties: dict[str, str] = Field(default_factory=dict)
 
 
+class MaintenanceSettings(_Frozen):
+    """What maintenance keeps, removes and compacts (``customer_overview/maintenance.py``).
+
+    Snapshots older than ``snapshot_max_age_hours`` are expired, except the last
+    ``retain_last`` of every branch and every snapshot a tag (a published version) points at.
+    Files no snapshot or metadata file references are removed once older than
+    ``orphan_file_min_age_hours`` (Iceberg's own safety margin is a day: a file younger than that
+    may belong to a commit in flight). Append-only tables are compacted where a partition holds
+    at least ``compact_min_input_files`` files smaller than 75% of ``target_file_size_mb``.
+    """
+
+    snapshot_max_age_hours: float = Field(default=168.0, ge=0)
+    retain_last: int = Field(default=5, ge=1)
+    orphan_file_min_age_hours: float = Field(default=24.0, ge=0)
+    compact_min_input_files: int = Field(default=5, ge=2)
+    target_file_size_mb: int = Field(default=128, ge=1)
+
+
+class ReportsSettings(_Frozen):
+    """Where the reports folder is served, i.e. what Dagster metadata links to."""
+
+    port: int = Field(default=DEFAULT_REPORTS_PORT, ge=1, le=65535)
+    # Default http://127.0.0.1:<port>/ (`customer-overview reports serve`). For a shared
+    # deployment, the URL under which another web server or a proxy serves the reports folder.
+    base_url: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, base_url: str | None) -> str | None:
+        if base_url is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+", base_url):
+            raise ValueError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
+        return base_url if base_url.endswith("/") else base_url + "/"
+
+    @property
+    def url(self) -> str:
+        """The base URL of the reports folder, ending with ``/``."""
+        return self.base_url or f"http://127.0.0.1:{self.port}/"
+
+
 class LakehouseSettings(_Frozen):
     """The effective configuration of one lakehouse: paths, catalog and Spark."""
 
@@ -96,6 +139,8 @@ class LakehouseSettings(_Frozen):
     warehouse: str
     spark: SparkSettings = Field(default_factory=SparkSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     # ----------------------------------------------------------------- paths under LAKEHOUSE_DIR
     @property

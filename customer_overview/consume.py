@@ -7,11 +7,28 @@ starts in well under a second.
 
 A consumer only reaches its role group's tables: the DuckDB connection gets views for those
 tables only, and file access is then restricted to their folders.
+
+Reading never writes. DuckDB's ``allowed_directories`` grants writing as well as reading, and some
+table functions write files from inside a SELECT (``enable_profiling(save_location => ...)``,
+``enable_logging(storage => 'file', ...)``), so ``query`` guards in three layers:
+
+1. DuckDB's own parser classifies the text: exactly one statement, of type SELECT (which covers
+   ``WITH ... SELECT``, ``VALUES``, ``FROM ...``, ``DESCRIBE``, ``SHOW``, ``SUMMARIZE``); PRAGMA,
+   which the parser rewrites into a SELECT, and EXPLAIN (``EXPLAIN ANALYZE`` executes what it
+   explains) are refused by name;
+2. the statement's syntax tree (``json_serialize_sql``) may call only table functions known to
+   read (:data:`READ_ONLY_TABLE_FUNCTIONS`: a function DuckDB adds later is refused until it is
+   reviewed) and no scalar function with a side effect;
+3. the connection runs with external access limited to the role group's table folders, extension
+   auto-loading off, spill files outside the lakehouse, and its configuration locked.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +47,64 @@ from customer_overview.version_hint import local_path
 
 class ConsumptionError(LakehouseError):
     """A query cannot be answered: nothing published, unknown version or role group."""
+
+
+class ReadOnlyQueryError(ConsumptionError):
+    """The SQL given to ``query`` is not one read-only statement."""
+
+
+READ_ONLY_RULE = "query accepts one read-only statement (SELECT)"
+
+# Table functions a consumer's SELECT may call, each reviewed to only read: the views' own
+# iceberg_scan, the file readers (confined to the role group's folders by allowed_directories),
+# generators and introspection. Every other table function is refused, so one that DuckDB or an
+# extension adds later (or one that writes: enable_profiling, enable_logging, checkpoint,
+# set_iceberg_table_properties, iceberg_to_ducklake, query, json_execute_serialized_sql) cannot
+# run until someone adds it here.
+READ_ONLY_TABLE_FUNCTIONS = frozenset(
+    {
+        "duckdb_columns",
+        "duckdb_functions",
+        "duckdb_keywords",
+        "duckdb_settings",
+        "duckdb_tables",
+        "duckdb_types",
+        "duckdb_views",
+        "generate_series",
+        "glob",
+        "iceberg_metadata",
+        "iceberg_scan",
+        "iceberg_snapshots",
+        "json_each",
+        "json_tree",
+        "parquet_file_metadata",
+        "parquet_kv_metadata",
+        "parquet_metadata",
+        "parquet_scan",
+        "parquet_schema",
+        "pragma_table_info",
+        "range",
+        "read_avro",
+        "read_blob",
+        "read_csv",
+        "read_csv_auto",
+        "read_json",
+        "read_json_auto",
+        "read_ndjson",
+        "read_ndjson_auto",
+        "read_parquet",
+        "read_text",
+        "repeat",
+        "sniff_csv",
+        "summary",
+        "unnest",
+    }
+)
+# Statements DuckDB's parser acts on while parsing (their PRAGMA handlers read files).
+PARSE_TIME_KEYWORDS = frozenset({"PRAGMA", "IMPORT"})
+# Scalar functions with an effect outside the result (write_log appends to DuckDB's log, which
+# enable_logging can point at a file).
+WRITING_SCALAR_FUNCTIONS = frozenset({"write_log"})
 
 
 @dataclass(frozen=True)
@@ -131,11 +206,123 @@ def create_views(
         connection.execute(f'CREATE OR REPLACE VIEW "{view.name}" AS SELECT * FROM {source}')
 
 
-def restrict_to(connection: duckdb.DuckDBPyConnection, views: list[PublishedView]) -> None:
-    """Allow file reads only under the role group's own tables, then lock the setting."""
-    folders = ", ".join(f"'{local_path(view.table_location)}'" for view in views)
-    connection.execute(f"SET allowed_directories = [{folders}]")
-    connection.execute("SET enable_external_access = false")
+def require_read_only(sql: str) -> None:
+    """Refuse ``sql`` unless it is one SELECT-like statement that calls only reading functions.
+
+    Raises:
+        ReadOnlyQueryError: Not SQL DuckDB can parse, several statements, a statement that is
+            not a SELECT (COPY, ATTACH, INSTALL, SET, PRAGMA, CREATE, EXPLAIN...), or a SELECT
+            that calls a table function not known to only read; the message names the
+            statement or function and the rule.
+    """
+    leading = _leading_keywords(sql)
+    if PARSE_TIME_KEYWORDS.intersection(leading):
+        # Refused before parsing: DuckDB's parser runs PRAGMA handlers (IMPORT DATABASE is
+        # one), which read files while the SQL is parsed.
+        described = f"{len(leading)} statements ({'; '.join(leading)})"
+        raise ReadOnlyQueryError(
+            f"{READ_ONLY_RULE}; got {described if len(leading) > 1 else leading[0]}"
+        )
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ReadOnlyQueryError(f"{READ_ONLY_RULE}; the SQL does not parse: {exc}") from None
+    if len(statements) != 1:
+        if not statements:
+            raise ReadOnlyQueryError(f"{READ_ONLY_RULE}; got no statement")
+        kinds = "; ".join(statement.type.name for statement in statements)
+        hint = (
+            " (a PIVOT without an IN list creates a type first: list its values with IN (...))"
+            if leading[:1] == ["PIVOT"]
+            else ""
+        )
+        raise ReadOnlyQueryError(
+            f"{READ_ONLY_RULE}; got {len(statements)} statements ({kinds}){hint}"
+        )
+    statement = statements[0]
+    if statement.type != duckdb.StatementType.SELECT:
+        keyword = leading[0] if leading else None
+        name = keyword if keyword not in (None, "WITH", "FROM") else statement.type.name
+        raise ReadOnlyQueryError(f"{READ_ONLY_RULE}; got {name}")
+    for kind, function in _called_functions(sql):
+        if kind == "table function" and function not in READ_ONLY_TABLE_FUNCTIONS:
+            raise ReadOnlyQueryError(
+                f"{READ_ONLY_RULE}; the SELECT calls table function {function}(), which is not "
+                f"known to only read (allowed: {', '.join(sorted(READ_ONLY_TABLE_FUNCTIONS))})"
+            )
+        if kind == "function" and function in WRITING_SCALAR_FUNCTIONS:
+            raise ReadOnlyQueryError(
+                f"{READ_ONLY_RULE}; the SELECT calls {function}(), which writes outside its result"
+            )
+
+
+def _leading_keywords(sql: str) -> list[str]:
+    """The first keyword of every statement in ``sql`` (upper case), by DuckDB's tokenizer.
+
+    The tokenizer only splits the text (comments and string literals are single tokens), so
+    this runs nothing, unlike the parser.
+    """
+    keywords: list[str] = []
+    at_statement_start = True
+    for position, token_type in duckdb.tokenize(sql):
+        if token_type == duckdb.token_type.operator and sql[position] == ";":
+            at_statement_start = True
+        elif at_statement_start and token_type == duckdb.token_type.keyword:
+            match = re.match(r"[A-Za-z_]+", sql[position:])
+            keywords.append(match.group(0).upper() if match else "?")
+            at_statement_start = False
+    return keywords
+
+
+def _called_functions(sql: str) -> list[tuple[str, str]]:
+    """(``table function`` | ``function``, name) for every call in a SELECT's syntax tree."""
+    with duckdb.connect(":memory:") as parser:
+        serialized = parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    tree = json.loads(serialized[0]) if serialized else {}
+    if tree.get("error"):
+        raise ReadOnlyQueryError(f"{READ_ONLY_RULE}; {tree.get('error_message')}")
+    return list(_walk_calls(tree))
+
+
+def _walk_calls(node: object) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        if node.get("type") == "TABLE_FUNCTION" and isinstance(node.get("function"), dict):
+            yield "table function", str(node["function"].get("function_name", "")).lower()
+            yield from _walk_calls(node["function"].get("children", []))
+            for key, value in node.items():
+                if key != "function":
+                    yield from _walk_calls(value)
+            return
+        if node.get("class") == "FUNCTION" and "function_name" in node:
+            yield "function", str(node["function_name"]).lower()
+        for value in node.values():
+            yield from _walk_calls(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_calls(item)
+
+
+def restrict_to(
+    connection: duckdb.DuckDBPyConnection,
+    views: list[PublishedView],
+    spill_directory: str,
+    local_warehouse: bool = True,
+) -> None:
+    """Confine a consumer's connection, then lock its configuration.
+
+    On a local warehouse, files are reachable only under the role group's own tables (DuckDB
+    then refuses every other path, also for reading). Whatever the warehouse, spill files go to
+    ``spill_directory`` instead of DuckDB's default ``.tmp`` in the working directory (which may
+    be the lakehouse), and no extension is installed or loaded behind the query's back.
+    """
+    # Before external access is limited: DuckDB refuses to move temp_directory afterwards.
+    connection.execute(f"SET temp_directory = '{spill_directory}'")
+    connection.execute("SET autoinstall_known_extensions = false")
+    connection.execute("SET autoload_known_extensions = false")
+    if local_warehouse:
+        folders = ", ".join(f"'{local_path(view.table_location)}'" for view in views)
+        connection.execute(f"SET allowed_directories = [{folders}]")
+        connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
 
 
@@ -150,18 +337,27 @@ def query(
 
     Returns:
         (column names, rows, the version answered from).
+
+    Raises:
+        ReadOnlyQueryError: ``sql`` is not one read-only statement (checked before anything is
+            opened).
     """
+    require_read_only(sql)
     views = resolve_views(settings, manifest, role_group, as_of)
-    with duckdb_connection() as connection:
+    with (
+        tempfile.TemporaryDirectory(prefix="customer-overview-query-") as spill,
+        duckdb_connection() as connection,
+    ):
         create_views(connection, views, pin_snapshots=True)
-        if settings.warehouse.startswith("file:"):
-            restrict_to(connection, views)
+        restrict_to(
+            connection, views, spill, local_warehouse=settings.warehouse.startswith("file:")
+        )
         try:
             cursor = connection.execute(sql)
+            columns = [column[0] for column in cursor.description or []]
+            return columns, cursor.fetchall(), views[0].version
         except duckdb.Error as exc:
             raise ConsumptionError(f"query failed: {exc}") from None
-        columns = [column[0] for column in cursor.description or []]
-        return columns, cursor.fetchall(), views[0].version
 
 
 def export_duckdb(
@@ -176,6 +372,7 @@ def export_duckdb(
     BI tools that speak DuckDB (Superset through duckdb-engine, Metabase, Rill) open it and must
     load the iceberg and avro extensions (the views call ``iceberg_scan``).
     """
+    _refuse_product_path(settings, path)
     views = resolve_views(settings, manifest, role_group)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Built next to the target and renamed over it: a BI tool never opens a half-written file.
@@ -197,3 +394,26 @@ def export_duckdb(
         connection.close()
     partial.replace(path)
     return views
+
+
+def _refuse_product_path(settings: LakehouseSettings, path: Path) -> None:
+    """An export is a new file next to the product, never one of the product's own files.
+
+    Raises:
+        ConsumptionError: ``path`` is inside the warehouse or the landing folder, or is the
+            SQLite catalog: renaming the export over it would corrupt the lakehouse.
+    """
+    target = path.resolve()
+    protected: list[tuple[str, Path]] = [("the landing folder", settings.landing_dir)]
+    if settings.warehouse.startswith("file:"):
+        protected.append(("the warehouse", Path(local_path(settings.warehouse))))
+    for name, folder in protected:
+        if target.is_relative_to(folder.resolve()):
+            raise ConsumptionError(
+                f"{path}: an export is never written inside {name} ({folder}); "
+                f"the default place is {settings.duckdb_export('<role group>')}"
+            )
+    if settings.catalog.type == "sqlite":
+        catalog = settings.sqlite_catalog_path.resolve()
+        if target.parent == catalog.parent and target.name.startswith(catalog.name):
+            raise ConsumptionError(f"{path}: an export is never written over the catalog")

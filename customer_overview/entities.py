@@ -95,12 +95,22 @@ class EntitySchema(_Frozen):
     key: tuple[str, ...] = Field(min_length=1)
     version_column: str | None = None
     partition_by: tuple[PartitionField, ...] = ()
+    # A mart's lineage: the entities and marts it is built from (the Dagster deps and the inputs
+    # an output needs come from here, so they are declared once).
+    sources: tuple[str, ...] = ()
     columns: tuple[ColumnSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _columns_exist(self) -> EntitySchema:
         if self.kind == "entity" and not (self.landing_folder and self.version_column):
             raise ValueError("an entity needs landing_folder and version_column")
+        if self.kind == "mart" and not self.sources:
+            raise ValueError("a mart needs `sources:` (the entities and marts it is built from)")
+        if self.kind == "entity" and self.sources:
+            raise ValueError("`sources:` is for marts; an entity's lineage is its landing folder")
+        unknown = [s for s in self.sources if s not in (*ENTITY_NAMES, *MART_NAMES)]
+        if unknown:
+            raise ValueError(f"unknown sources {unknown} (known: {[*ENTITY_NAMES, *MART_NAMES]})")
         names = [column.name for column in self.columns]
         duplicates = repeated(names)
         if duplicates:

@@ -39,3 +39,7 @@ class ManifestError(LakehouseError):
 
 class PublishError(LakehouseError):
     """Publishing the data product failed; the previously published version stays current."""
+
+
+class MissingInputError(LakehouseError):
+    """A required input of the data product has never landed: there is nothing to build from."""

@@ -5,6 +5,10 @@ projection (``policies.apply_masks``) and written to the ``audit`` branch of the
 ``<curated>__<group>``. Consumers read ``main``, which only the publish step moves (a
 fast-forward to ``audit``) after the leak scan and every blocking check passed: a failed run
 leaves the published product exactly as it was.
+
+A masked write is skipped when neither the curated snapshot it reads nor the masking decisions
+changed since the last one (a fingerprint recorded in the audit snapshot's summary), so a run
+with nothing new commits nothing and the publish step finds no output changed.
 """
 
 from __future__ import annotations
@@ -24,8 +28,13 @@ from customer_overview.entities import EntitySchema
 from customer_overview.product import DataProductManifest, ProductOutput, RoleGroupSpec
 from customer_overview.sql import quote
 from customer_overview.tables import (
+    BUILT_FROM,
     DEFAULT_TABLE_PROPERTIES,
+    built_from,
+    data_snapshot_id,
+    inputs_fingerprint,
     load_iceberg_table,
+    snapshot_property_option,
     snapshot_row_count,
 )
 from policies import (
@@ -45,6 +54,8 @@ from policies.resolution import UNTAGGED
 log = logging.getLogger(__name__)
 
 AUDIT_BRANCH = "audit"
+# Snapshot summary key of a masked write: the curated snapshot it was masked from.
+SOURCE_SNAPSHOT_PROPERTY = "governance.source-snapshot-id"
 PASS_THROUGH = "pass_through"
 
 
@@ -59,6 +70,7 @@ class MaskedOutput:
     audit_snapshot_id: int | None
     decisions: dict[str, ColumnDecision]
     schema_replaced: bool = False
+    written: bool = True  # False: source and policies unchanged, the audit branch was kept
 
 
 @dataclass
@@ -117,14 +129,29 @@ def write_masked_outputs(
     progress: Callable[[str], None] = log.info,
 ) -> list[MaskedOutput]:
     """Mask ``output``'s curated table for every role group and write each to its audit branch."""
-    curated = spark.table(settings.spark_table(output.source_table))
+    source_snapshot = data_snapshot_id(settings, output.source_table)
+    # Read at that snapshot: the recorded source is exactly what was masked.
+    curated = (
+        spark.sql(
+            f"SELECT * FROM {settings.spark_table(output.source_table)} "
+            f"VERSION AS OF {int(source_snapshot)}"
+        )
+        if source_snapshot is not None
+        else spark.table(settings.spark_table(output.source_table))
+    )
     results = []
     for group in manifest.consumers.role_groups:
         started = time.monotonic()
         decisions = decisions_for(manifest, policies, output, group, curated.columns)
         masked = apply_masks(curated, decisions)
         table = output.published_table(group.name)
-        replaced = _write_audit_branch(spark, settings, table, masked, output.entity_schema)
+        inputs = masking_inputs(source_snapshot, decisions, masked)
+        written = _audit_built_from(spark, settings, table) != inputs
+        replaced = False
+        if written:
+            replaced = _write_audit_branch(
+                spark, settings, table, masked, output.entity_schema, source_snapshot, inputs
+            )
         _describe_masked_table(settings, table, output, group, decisions, masked.columns)
         snapshot = _branch_snapshot(settings, table, AUDIT_BRANCH)
         result = MaskedOutput(
@@ -135,13 +162,43 @@ def write_masked_outputs(
             audit_snapshot_id=snapshot.snapshot_id if snapshot else None,
             decisions=decisions,
             schema_replaced=replaced,
+            written=written,
         )
         progress(
             f"{table}: {result.rows} row(s) masked for {group.name} on branch {AUDIT_BRANCH} "
             f"in {time.monotonic() - started:.1f} s"
+            if written
+            else f"{table}: source snapshot {source_snapshot} and policies unchanged since the "
+            f"last masked write; branch {AUDIT_BRANCH} left at snapshot {result.audit_snapshot_id}"
         )
         results.append(result)
     return results
+
+
+def masking_inputs(
+    source_snapshot: int | None, decisions: Mapping[str, ColumnDecision], masked: DataFrame
+) -> str:
+    """Fingerprint of a masked write: source snapshot, every column's decision, the schema."""
+    return inputs_fingerprint(
+        {
+            "source_snapshot": source_snapshot,
+            "decisions": {
+                name: [
+                    decision.operator,
+                    decision.params.model_dump(mode="json") if decision.params else None,
+                    decision.dropped,
+                ]
+                for name, decision in sorted(decisions.items())
+            },
+            "schema": _schema_signature(masked),
+        }
+    )
+
+
+def _audit_built_from(spark: SparkSession, settings: LakehouseSettings, table: str) -> str | None:
+    if not spark.catalog.tableExists(settings.spark_table(table)):
+        return None
+    return built_from(load_iceberg_table(settings, table), AUDIT_BRANCH)
 
 
 def _describe_masked_table(
@@ -179,8 +236,14 @@ def _write_audit_branch(
     table: str,
     masked: DataFrame,
     schema: EntitySchema,
+    source_snapshot: int | None,
+    inputs: str,
 ) -> bool:
-    """Overwrite the audit branch of ``table`` with ``masked``; True if the schema changed."""
+    """Overwrite the audit branch of ``table`` with ``masked``; True if the schema changed.
+
+    The snapshot records the source snapshot it was masked from and the inputs fingerprint, so
+    the next run can skip an unchanged write (:func:`masking_inputs`).
+    """
     qualified = settings.spark_table(table)
     partition_columns = [p for p in schema.partition_by if p.column in masked.columns]
     replaced = False
@@ -194,7 +257,9 @@ def _write_audit_branch(
         _create_empty(masked, qualified, partition_columns, replace=True)
         replaced = True
     spark.sql(f"ALTER TABLE {qualified} CREATE BRANCH IF NOT EXISTS {AUDIT_BRANCH}")
-    masked.writeTo(f"{qualified}.branch_{AUDIT_BRANCH}").overwrite(F.lit(True))
+    masked.writeTo(f"{qualified}.branch_{AUDIT_BRANCH}").option(
+        snapshot_property_option(SOURCE_SNAPSHOT_PROPERTY), str(source_snapshot)
+    ).option(snapshot_property_option(BUILT_FROM), inputs).overwrite(F.lit(True))
     return replaced
 
 

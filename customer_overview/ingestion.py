@@ -40,8 +40,20 @@ from pyspark.sql.types import (
 )
 
 from customer_overview.config import LakehouseSettings
-from customer_overview.entities import INGESTED_AT, SOURCE_FILE, SOURCE_LINE, EntitySchema
-from customer_overview.landing import HeaderCheck, LandingFile, check_header, list_landing_files
+from customer_overview.entities import (
+    INGESTED_AT,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    EntitySchema,
+    all_entities,
+)
+from customer_overview.landing import (
+    HeaderCheck,
+    LandingFile,
+    LandingScan,
+    check_header,
+    scan_landing,
+)
 from customer_overview.sql import quote
 from customer_overview.tables import (
     create_table_if_missing,
@@ -69,7 +81,7 @@ class FileReport:
     """What happened to one landing file."""
 
     file: str
-    status: str  # ingested | header_only | empty | rejected_header
+    status: str  # ingested | header_only | empty | rejected_header | unreadable
     data_lines: int = 0
     structural_errors: int = 0
     problems: list[str] = field(default_factory=list)
@@ -155,11 +167,20 @@ def ingested_fingerprints(settings: LakehouseSettings) -> set[str]:
     return set(fingerprints.to_pylist())
 
 
-def new_landing_files(settings: LakehouseSettings, *schemas: EntitySchema) -> list[LandingFile]:
-    """Landing files of the entities whose fingerprint is not in the file log (read once)."""
-    files = [
-        file for schema in schemas for file in list_landing_files(settings.landing_dir, schema)
-    ]
+def landing_scan(settings: LakehouseSettings) -> LandingScan:
+    """Every file under the lakehouse's ``landing/``: each entity's files and the rest."""
+    return scan_landing(settings.landing_dir, all_entities())
+
+
+def new_landing_files(
+    settings: LakehouseSettings, *schemas: EntitySchema, scan: LandingScan | None = None
+) -> list[LandingFile]:
+    """Landing files of the entities whose fingerprint is not in the file log (read once).
+
+    ``scan``: an inventory of landing/ already taken (it must cover ``schemas``).
+    """
+    scan = scan or scan_landing(settings.landing_dir, schemas)
+    files = [file for schema in schemas for file in scan.files[schema.entity]]
     seen = ingested_fingerprints(settings) if files else set()
     return [file for file in files if file.fingerprint not in seen]
 
@@ -197,7 +218,7 @@ def ingest_entity(
 
     ingested_at = datetime.now(UTC)
     checks = {file.name: check_header(file, schema) for file in files}
-    readable = [file for file in files if checks[file.name].status not in ("empty",)]
+    readable = [file for file in files if checks[file.name].status not in ("empty", "unreadable")]
     progress(f"{schema.entity}: reading {len(readable)} new file(s) ({len(files)} found)")
 
     batch = _read_lines(spark, settings, schema, readable, checks, ingested_at, run_id)
@@ -332,23 +353,27 @@ def _parse_layout(
 ) -> DataFrame:
     """Parse lines of files sharing one header layout into the contract's columns (as text)."""
     if layout == ("<rejected>",):
-        problems = {
-            name: "; ".join(check.problems) for name, check in checks.items() if check.problems
+        # Each line is quarantined under its file's rule (header_mismatch, wrong_delimiter...)
+        # with the file's problems as the reason.
+        reasons = {
+            name: f"{check.rejection_rule}: " + "; ".join(check.problems)
+            for name, check in checks.items()
+            if check.status == "rejected"
         }
         reason = F.coalesce(
-            F.create_map(*[item for kv in problems.items() for item in map(F.lit, kv)])[
+            F.create_map(*[item for kv in reasons.items() for item in map(F.lit, kv)])[
                 F.col(SOURCE_FILE)
             ]
-            if problems
+            if reasons
             else F.lit(None),
-            F.lit("header does not match the contract"),
+            F.lit("header_mismatch: header does not match the contract"),
         )
         return lines.select(
             *[F.lit(None).cast(StringType()).alias(name) for name in schema.column_names],
             F.col(SOURCE_FILE),
             F.col(SOURCE_LINE),
             F.sha2(F.col("value"), 256).alias(RECORD_HASH),
-            F.concat(F.lit("header_mismatch: "), reason).alias(STRUCTURAL_ERROR),
+            reason.alias(STRUCTURAL_ERROR),
             F.col("value").alias(RAW_LINE),
         )
 

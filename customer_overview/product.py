@@ -51,7 +51,8 @@ class Support(_Strict):
 
 class Freshness(_Strict):
     expectation: Literal["hourly", "daily", "weekly"]
-    max_age_hours: int = Field(gt=0)
+    # Fractions are allowed (a test promises seconds); the freshness check reads it.
+    max_age_hours: float = Field(gt=0)
 
 
 class Resource(_Strict):
@@ -69,6 +70,9 @@ class ProductInput(_Strict):
     format: Literal["csv"]
     ref: str
     description: str
+    # A required input with no file ever landed fails the run before Spark starts; an optional
+    # one leaves the outputs built from it out of the version until its first file lands.
+    required: bool = True
 
     @field_validator("entity")
     @classmethod
@@ -119,6 +123,9 @@ class RoleGroupSpec(_Strict):
     name: str
     description: str
     tags: tuple[str, ...] = Field(min_length=1)
+    # The Unix group that may read this group's DuckDB export and published tables (0640);
+    # without one, only the lakehouse's owner can (customer_overview/file_modes.py).
+    unix_group: str | None = Field(default=None, min_length=1)
 
     @field_validator("name")
     @classmethod
@@ -141,6 +148,22 @@ class Consumers(_Strict):
         return self
 
 
+GateScope = Literal["version", "outputs"]
+
+
+class QualityGate(_Strict):
+    """A check that gates publishing, and how much a failure holds back.
+
+    ``version``: a failure anywhere stops the whole version (nothing is published; the previous
+    version stays current). ``outputs``: a failure on a table holds back only the outputs built
+    from that table (lineage); they stay at their last published version while the others move.
+    """
+
+    check: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    scope: GateScope = "version"
+    description: str | None = None
+
+
 class DataProductManifest(_Strict):
     """``dataproduct.yaml``."""
 
@@ -160,7 +183,15 @@ class DataProductManifest(_Strict):
     inputs: tuple[ProductInput, ...] = Field(min_length=1)
     outputs: tuple[ProductOutput, ...] = Field(min_length=1)
     consumers: Consumers
-    quality_gates: tuple[str, ...] = ()
+    quality_gates: tuple[QualityGate, ...] = ()
+
+    @field_validator("quality_gates", mode="before")
+    @classmethod
+    def _gate_names(cls, gates: object) -> object:
+        # A bare check name (the manifest's first format) gates the whole version.
+        if isinstance(gates, list | tuple):
+            return [{"check": gate} if isinstance(gate, str) else gate for gate in gates]
+        return gates
 
     @field_validator("version")
     @classmethod
@@ -182,7 +213,20 @@ class DataProductManifest(_Strict):
         ]
         if orphaned:
             raise ValueError(f"outputs {orphaned} have no input of their entity")
+        gates = repeated(gate.check for gate in self.quality_gates)
+        if gates:
+            raise ValueError(f"quality_gates lists {gates} more than once")
+        if not self.required_inputs:
+            raise ValueError("at least one input must be `required: true` (the product's master)")
         return self
+
+    def gate(self, check: str) -> QualityGate | None:
+        """The gate a check name is listed under, or None: the check does not gate publishing."""
+        return next((gate for gate in self.quality_gates if gate.check == check), None)
+
+    @property
+    def required_inputs(self) -> tuple[ProductInput, ...]:
+        return tuple(item for item in self.inputs if item.required)
 
     def output(self, name: str) -> ProductOutput:
         for output in self.outputs:

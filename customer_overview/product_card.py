@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import mistune
 
 from customer_overview.config import LakehouseSettings
+from customer_overview.gating import VersionDecision
 from customer_overview.product import DataProductManifest
 from customer_overview.publishing import PUBLISH_LOG_TABLE, PublishResult
 
@@ -30,9 +32,11 @@ def render_card(
     checks: Sequence[CheckLine],
     rows_by_country: Mapping[str, int],
     connect_files: Mapping[str, Path],
+    decision: VersionDecision | None = None,
 ) -> str:
-    """The product card as Markdown."""
+    """The product card as Markdown (``decision``: outputs left out or held back, and why)."""
     group_names = [group.name for group in manifest.consumers.role_groups]
+    max_age = timedelta(hours=manifest.freshness.max_age_hours)
     lines = [
         f"# {manifest.name} {result.version}",
         "",
@@ -44,8 +48,11 @@ def render_card(
         + (f", {manifest.support.channel}" if manifest.support.channel else "")
         + (f" ({manifest.support.hours})" if manifest.support.hours else ""),
         f"- **Freshness:** {manifest.freshness.expectation} "
-        f"(data at most {manifest.freshness.max_age_hours} h old)",
+        f"(data at most {manifest.freshness.max_age_hours:g} h old)",
         f"- **Published:** {result.published_at:%Y-%m-%d %H:%M:%S} UTC by run `{result.run_id}`",
+        f"- **Age of the data:** 0 h at publish; the freshness check turns red after "
+        f"{result.published_at + max_age:%Y-%m-%d %H:%M:%S} UTC unless a newer version is "
+        "published by then",
         f"- **Iceberg tag:** `{result.tag}` on every published table",
         f"- **Catalog:** `{settings.catalog_name}`, namespace `{settings.namespace}`, "
         f"publish log `{PUBLISH_LOG_TABLE}`",
@@ -62,6 +69,13 @@ def render_card(
                     f"{output.source_table}__{{{','.join(group_names)}}}"
                 )
     lines += ["```", "", "## Outputs", ""]
+    if decision is not None and decision.not_published:
+        lines += ["Not in this version:", ""]
+        lines += [
+            f"- **{d.output}**: {d.status.replace('_', ' ')}: {d.reason}"
+            for d in decision.not_published
+        ]
+        lines.append("")
     lines.append("| output | role group | table | snapshot | rows |")
     lines.append("|---|---|---|---|---|")
     for table in result.tables:

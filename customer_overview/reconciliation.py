@@ -2,6 +2,10 @@
 
 This is the product's "nothing disappears" guarantee, computed from the tables themselves (not
 from run counters), so it also catches a bug in curation or a hand-made change to a table.
+
+A quarantine row that a later run re-admitted (its late parent arrived, ``_resolved_at`` set) is
+no longer quarantined: its raw row must be the curated version of its key or superseded by a
+newer one, like any valid row; ``readmitted`` says how many of those there are.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
 from customer_overview.config import LakehouseSettings
-from customer_overview.curation import ARRIVAL_ORDER, typed_column
+from customer_overview.curation import ARRIVAL_ORDER, RESOLVED_AT, typed_column
 from customer_overview.entities import SOURCE_FILE, SOURCE_LINE, EntitySchema
 from customer_overview.sql import quote
 
@@ -26,6 +30,7 @@ class Reconciliation:
     curated: int = 0
     superseded: int = 0
     quarantined: int = 0
+    readmitted: int = 0
     lost: int = 0
     lost_sample: list[str] = field(default_factory=list)
 
@@ -35,6 +40,7 @@ class Reconciliation:
             "curated_rows": self.curated,
             "superseded_rows": self.superseded,
             "quarantined_rows": self.quarantined,
+            "readmitted_rows": self.readmitted,
             "unaccounted_rows": self.lost,
             "unaccounted_sample": ", ".join(self.lost_sample) or "none",
         }
@@ -61,10 +67,11 @@ def reconcile(
         typed_version.alias("_version"),
         *ARRIVAL_ORDER,
     )
-    quarantined = (
-        spark.table(settings.spark_table(schema.quarantine_table))
-        .select(*ARRIVAL_ORDER)
-        .withColumn("_quarantined", F.lit(True))
+    quarantine = spark.table(settings.spark_table(schema.quarantine_table))
+    # A quarantine table from before re-admission existed has no _resolved_at: nothing resolved.
+    resolved = F.col(RESOLVED_AT).isNotNull() if RESOLVED_AT in quarantine.columns else F.lit(False)
+    quarantined = quarantine.select(
+        *ARRIVAL_ORDER, (~resolved).alias("_quarantined"), resolved.alias("_readmitted")
     )
     curated = spark.table(settings.spark_table(schema.curated_table)).select(
         *[F.col(quote(name)) for name in key],
@@ -83,15 +90,21 @@ def reconcile(
             .when(F.col("_curated_order") > _ordering(F.col("_version")), "superseded")
             .otherwise("lost")
             .alias("state"),
+            F.coalesce(F.col("_readmitted"), F.lit(False)).alias("readmitted"),
             F.concat_ws(":", F.col(SOURCE_FILE), F.col(SOURCE_LINE).cast("string")).alias("where"),
         )
     )
-    counts = {row.state: row["count"] for row in classified.groupBy("state").count().collect()}
+    counts: dict[str, int] = {}
+    readmitted = 0
+    for row in classified.groupBy("state", "readmitted").count().collect():
+        counts[row.state] = counts.get(row.state, 0) + row["count"]
+        readmitted += row["count"] if row.readmitted else 0
     result = Reconciliation(
         raw=sum(counts.values()),
         curated=counts.get("curated", 0),
         superseded=counts.get("superseded", 0),
         quarantined=counts.get("quarantined", 0),
+        readmitted=readmitted,
         lost=counts.get("lost", 0),
     )
     if result.lost:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from dagster import (
@@ -40,7 +41,21 @@ class CheckOutcome:
     check: str
     passed: bool
     severity: str
-    blocking: bool
+    blocking: bool  # listed in the manifest's quality_gates: a failure fails the run
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failure_details(self) -> list[str]:
+        """What a failed check says went wrong (failing expectations, counts, a sample)."""
+        keys = (
+            "status",
+            "failed_expectations",
+            "unexpected_counts",
+            "failing_values_sample",
+            "not_ingested",  # landing_files_recognised: files in landing/ no step reads
+            "findings",  # policies_lint: policies or tags that match nothing
+        )
+        return [f"{key}: {self.metadata[key]}" for key in keys if self.metadata.get(key)]
 
 
 @dataclass
@@ -59,21 +74,126 @@ class RunSummary:
         return [c for c in self.checks if not c.passed and c.blocking and c.severity == "ERROR"]
 
     @property
+    def failed_checks(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed]
+
+    @property
     def exit_code(self) -> int:
         return 0 if self.success and not self.blocking_failures and not self.failed_steps else 1
 
+    @property
+    def publication(self) -> str | None:
+        """What the publish step did, in one line (None: it did not run)."""
+        from customer_overview.publishing import PUBLISH_LOG_TABLE
+
+        for outcome in self.materialized:
+            if outcome.asset.endswith(f"/{PUBLISH_LOG_TABLE}") and "published" in outcome.metadata:
+                if outcome.metadata["published"]:
+                    return f"published {outcome.metadata.get('tag') or outcome.metadata['version']}"
+                return f"nothing published: {outcome.metadata.get('reason')}"
+        return None
+
+    @property
+    def not_in_version(self) -> dict[str, str]:
+        """Outputs the publish step left out or carried forward, with the reason."""
+        from customer_overview.publishing import PUBLISH_LOG_TABLE
+
+        for outcome in self.materialized:
+            if outcome.asset.endswith(f"/{PUBLISH_LOG_TABLE}"):
+                left = outcome.metadata.get("not_in_this_version")
+                return dict(left) if isinstance(left, dict) else {}
+        return {}
+
+
+# What the product needs from the Dagster instance (dagster.yaml); added where missing, never
+# overriding a value the operator set.
+INSTANCE_SETTINGS: dict[str, Any] = {
+    # Banks run this offline: no usage statistics leave the machine.
+    "telemetry": {"enabled": False},
+    # One run at a time: runs from the UI, the sensor and the schedule wait in Dagster's queue
+    # instead of failing on the lakehouse's writer lock (the CLI's runs take the lock directly).
+    "concurrency": {"runs": {"max_concurrent_runs": 1}},
+    # The daemon fails a run stuck in STARTING (its worker died before the run began); runs that
+    # died later are reported failed by the next run (pipelines.resources.fail_dead_runs).
+    "run_monitoring": {"enabled": True, "start_timeout_seconds": 300},
+}
+
+
+def dagster_home(settings: LakehouseSettings) -> Path:
+    """``$DAGSTER_HOME``, else ``$LAKEHOUSE_DIR/dagster_home``."""
+    home = os.environ.get("DAGSTER_HOME")
+    return Path(home).expanduser().resolve() if home else settings.dagster_home
+
 
 def dagster_instance(settings: LakehouseSettings) -> DagsterInstance:
-    """The persistent Dagster instance: ``$DAGSTER_HOME``, else ``$LAKEHOUSE_DIR/dagster_home``."""
-    if os.environ.get("DAGSTER_HOME"):
-        return DagsterInstance.get()
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():
-        # Banks run this offline: no usage statistics leave the machine.
-        instance_yaml.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    """The persistent Dagster instance in :func:`dagster_home`, with :data:`INSTANCE_SETTINGS`."""
+    home = dagster_home(settings)
+    ensure_instance_settings(home)
     return DagsterInstance.from_config(str(home))
+
+
+def ensure_instance_settings(home: Path) -> list[str]:
+    """Create or update ``home/dagster.yaml`` so it has :data:`INSTANCE_SETTINGS` (idempotent).
+
+    The folder is made owner-only (run history and logs name customers' files and values).
+    Returns the dotted names of the settings it added.
+
+    Raises:
+        ConfigurationError: ``dagster.yaml`` is not a YAML mapping.
+    """
+    import yaml
+
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(home, 0o700)
+    path = home / "dagster.yaml"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        config = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(config, dict):
+        raise ConfigurationError(f"{path}: expected a mapping of instance settings")
+    added: list[str] = []
+    appended: dict[str, Any] = {}
+    for key, value in INSTANCE_SETTINGS.items():
+        if key == "concurrency" and _run_limit_configured(config):
+            continue  # the operator's own limit (in run_queue / run_coordinator) stands
+        if key not in config:
+            appended[key] = value
+            added.append(key)
+        elif isinstance(config[key], dict):
+            added += _add_missing(config[key], value, key)
+    if not added:
+        return added
+    if appended and len(appended) == len(added):
+        # Only whole sections are missing: append them, keeping the operator's comments.
+        separator = "" if not text or text.endswith("\n") else "\n"
+        text = text + separator + yaml.safe_dump(appended, sort_keys=False)
+    else:
+        text = yaml.safe_dump(config | appended, sort_keys=False)
+    partial = path.with_name(".dagster.yaml.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    return added
+
+
+def _add_missing(config: dict[str, Any], wanted: dict[str, Any], where: str) -> list[str]:
+    added = []
+    for key, value in wanted.items():
+        if key not in config:
+            config[key] = value
+            added.append(f"{where}.{key}")
+        elif isinstance(value, dict) and isinstance(config[key], dict):
+            added += _add_missing(config[key], value, f"{where}.{key}")
+    return added
+
+
+def _run_limit_configured(config: dict[str, Any]) -> bool:
+    """Whether dagster.yaml already limits concurrent runs (Dagster rejects two limits)."""
+    queue = config.get("run_queue") or {}
+    coordinator = (config.get("run_coordinator") or {}).get("config") or {}
+    runs = (config.get("concurrency") or {}).get("runs") or {}
+    return any("max_concurrent_runs" in section for section in (queue, coordinator, runs))
 
 
 def run_pipeline(
@@ -88,11 +208,17 @@ def run_pipeline(
     Raises:
         ConfigurationError: The selection matches no asset.
     """
+    from customer_overview.gating import check_required_inputs
+    from customer_overview.product import load_manifest
     from pipelines.definitions import JOB_NAME, build_definitions
     from pipelines.resources import LakehouseResource
 
+    manifest = load_manifest()
+    # Before Spark starts: a required input that never landed is a clear error, not a long run.
+    check_required_inputs(settings, manifest)
     definitions = build_definitions(
-        LakehouseResource(lakehouse_dir=str(settings.lakehouse_dir), profile=settings.profile)
+        LakehouseResource(lakehouse_dir=str(settings.lakehouse_dir), profile=settings.profile),
+        manifest,
     )
     job = definitions.resolve_job_def(JOB_NAME)
     asset_selection = None
@@ -115,7 +241,7 @@ def run_pipeline(
     planned = set(asset_selection or graph.materializable_asset_keys)
     return summarize(
         result,
-        blocking_checks=_blocking_checks(definitions),
+        blocking_checks=_blocking_checks(definitions, {g.check for g in manifest.quality_gates}),
         planned={key.to_user_string() for key in planned},
     )
 
@@ -130,12 +256,13 @@ def _whole_multi_assets(graph: Any, keys: AbstractSet[AssetKey]) -> set[AssetKey
     return expanded
 
 
-def _blocking_checks(definitions: Any) -> set[tuple[str, str]]:
+def _blocking_checks(definitions: Any, gates: AbstractSet[str]) -> set[tuple[str, str]]:
+    """Checks whose failure fails the run: the manifest's gates (and Dagster-blocking checks)."""
     graph = definitions.resolve_asset_graph()
     blocking = set()
     for check_key in graph.asset_check_keys:
         spec = graph.get_check_spec(check_key)
-        if spec.blocking:
+        if spec.blocking or check_key.name in gates:
             blocking.add((check_key.asset_key.to_user_string(), check_key.name))
     return blocking
 
@@ -169,6 +296,7 @@ def summarize(
                     if isinstance(evaluation.severity, AssetCheckSeverity)
                     else str(evaluation.severity),
                     blocking=(asset, evaluation.check_name) in blocking_checks,
+                    metadata={key: value.value for key, value in evaluation.metadata.items()},
                 )
             )
         elif event.event_type == DagsterEventType.STEP_FAILURE:

@@ -26,6 +26,7 @@ from customer_overview.config import (
     SparkSettings,
 )
 from customer_overview.errors import ConfigurationError
+from customer_overview.file_modes import OWNER_ONLY_UMASK
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,9 @@ def _base_session(spark: SparkSettings, catalog_type: str) -> SparkSession:
         # The SQLite JDBC driver loads its native library from Debian's JNI directory.
         .config("spark.driver.extraJavaOptions", f"-Djava.library.path={SQLITE_JDBC_NATIVE_DIR}")
         .config("spark.sql.session.timeZone", "UTC")
+        # Data and metadata files hold personal data: Hadoop's file system (the driver's and
+        # every executor's) creates them owner-only, as the process umask does for the rest.
+        .config("spark.hadoop.fs.permissions.umask-mode", f"{OWNER_ONLY_UMASK:03o}")
     )
     if spark.packages:
         builder = builder.config("spark.jars.packages", ",".join(spark.packages))

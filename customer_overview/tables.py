@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.table.snapshots import Operation, Snapshot
 from pyspark.sql import SparkSession
 
 from customer_overview.catalog import cached_catalog
@@ -84,3 +88,52 @@ def snapshot_row_count(snapshot: Snapshot | None) -> int:
     if snapshot is None or snapshot.summary is None:
         return 0
     return int(snapshot.summary.get("total-records") or 0)
+
+
+# ------------------------------------------------------- what a table was last built from
+# A stage that rebuilds a table from others records, in the snapshot it commits, a fingerprint of
+# its inputs (source snapshots, rules, policies); the next run skips the rebuild when the
+# fingerprint is unchanged, so a run with nothing new commits nothing. In the snapshot summary,
+# not a table property: it is committed atomically with the data it describes.
+BUILT_FROM = "lakehouse.built-from"
+
+
+def snapshot_property_option(key: str) -> str:
+    """The Spark write option that puts ``key`` into the committed snapshot's summary."""
+    return f"snapshot-property.{key}"
+
+
+def inputs_fingerprint(inputs: Mapping[str, object]) -> str:
+    """A stable digest of a build's inputs (JSON-serialisable values)."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def data_snapshot(iceberg: Table, ref: str = "main") -> Snapshot | None:
+    """The snapshot of ``ref``, looking through compactions: the last change of the data.
+
+    A ``replace`` snapshot (``rewrite_data_files``) rewrites files without changing rows, so
+    what was built from the table before it is still up to date.
+    """
+    snapshot = iceberg.snapshot_by_name(ref)
+    while (
+        snapshot is not None
+        and snapshot.summary is not None
+        and snapshot.summary.operation == Operation.REPLACE
+        and snapshot.parent_snapshot_id is not None
+        and iceberg.snapshot_by_id(snapshot.parent_snapshot_id) is not None
+    ):
+        snapshot = iceberg.snapshot_by_id(snapshot.parent_snapshot_id)
+    return snapshot
+
+
+def data_snapshot_id(settings: LakehouseSettings, table: str) -> int | None:
+    snapshot = data_snapshot(load_iceberg_table(settings, table))
+    return snapshot.snapshot_id if snapshot else None
+
+
+def built_from(iceberg: Table, ref: str = "main") -> str | None:
+    """The inputs fingerprint recorded by the last build of ``ref`` (None: never recorded)."""
+    snapshot = data_snapshot(iceberg, ref)
+    if snapshot is None or snapshot.summary is None:
+        return None
+    return snapshot.summary.get(BUILT_FROM)

@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
+from customer_overview.sql import quote, sql_string
 from marts.rules import MartRules
 
 
@@ -131,6 +132,13 @@ def customer_spend(features: DataFrame, rules: MartRules) -> DataFrame:
 
 
 def transactions_monthly(spark: SparkSession, settings: LakehouseSettings) -> DataFrame:
+    """Transactions not reversed per month, mode and reason, with the spend among them.
+
+    ``amount`` adds every non-reversed transaction (salary credits and transfers included);
+    ``spend`` adds only what ``_is_spend`` calls spend, the rule ``mart_customer_spend`` sums per
+    customer, so a chart of spend over time agrees with the customers' total spend.
+    """
+    spend = _is_spend()
     return (
         _table(spark, settings, "transactions_dp")
         .where(_not_reversed())
@@ -143,6 +151,10 @@ def transactions_monthly(spark: SparkSession, settings: LakehouseSettings) -> Da
             F.count(F.lit(1)).alias("transactions"),
             F.sum("amount").cast("decimal(20,2)").alias("amount"),
             F.countDistinct("cust_id").alias("customers"),
+            F.count(F.when(spend, F.lit(1))).alias("spend_transactions"),
+            F.coalesce(F.sum(F.when(spend, F.col("amount"))), F.lit(0))
+            .cast("decimal(20,2)")
+            .alias("spend"),
         )
     )
 
@@ -184,13 +196,30 @@ def campaign_funnel(
         "customers", F.coalesce("customers", F.lit(0)).cast("bigint")
     )
     previous = Window.partitionBy("campaign_id", "archetype").orderBy("stage_order")
-    return funnel.select(
+    with_previous = funnel.withColumn("previous_stage_customers", F.lag("customers").over(previous))
+    return with_previous.select(
         "campaign_id",
         "archetype",
         "stage",
         "stage_order",
         "customers",
-        F.lag("customers").over(previous).alias("previous_stage_customers"),
+        "previous_stage_customers",
+        conversion(F.col("customers"), F.col("previous_stage_customers")).alias(
+            "conversion_from_previous"
+        ),
+    )
+
+
+def conversion(customers: Column, previous_stage_customers: Column) -> Column:
+    """Share of the previous stage's customers who reached this stage (0..1).
+
+    Null for the first stage and when nobody reached the previous stage: no rate exists there.
+    Over several rows (archetypes), the rate is ``sum(customers) / sum(previous)``, never the sum
+    of the rows' rates; the dashboards' ``conversion_from_previous`` metric computes it so.
+    """
+    return F.when(
+        previous_stage_customers > 0,
+        customers.cast("double") / previous_stage_customers.cast("double"),
     )
 
 
@@ -213,6 +242,25 @@ def product_sales(spark: SparkSession, settings: LakehouseSettings) -> DataFrame
         F.coalesce("customers", F.lit(0)).alias("customers"),
         F.coalesce("total_balance", F.lit(0)).cast("decimal(20,2)").alias("total_balance"),
     )
+
+
+def add_missing_columns(
+    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema
+) -> None:
+    """Add the columns a mart's schema declares and its existing table lacks (schema evolution).
+
+    Marts are rebuilt by a full overwrite, which needs the table to have every column of the
+    rebuilt frame: a lakehouse built before a column was added to the mart gains it here, with
+    its description, and the next overwrite fills it. Columns are only added, never dropped.
+    """
+    table = settings.spark_table(schema.curated_table)
+    existing = {field.name for field in spark.table(table).schema.fields}
+    for column in schema.columns:
+        if column.name not in existing:
+            spark.sql(
+                f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {column.type} "
+                f"COMMENT {sql_string(column.description)}"
+            )
 
 
 def conform(frame: DataFrame, schema: EntitySchema) -> DataFrame:

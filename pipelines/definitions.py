@@ -8,23 +8,36 @@ resources read their configuration when a run starts.
 
 from __future__ import annotations
 
+import warnings
+from datetime import timedelta
+
 from dagster import (
+    AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetSelection,
+    DefaultSensorStatus,
     Definitions,
     ScheduleDefinition,
+    SensorDefinition,
+    build_last_update_freshness_checks,
+    build_sensor_for_freshness_checks,
     define_asset_job,
     in_process_executor,
 )
 
+from assets.common import table_key
 from assets.curate import curated_assets
 from assets.govern import masked_output_assets
 from assets.ingest import raw_asset
+from assets.maintenance import maintenance_asset
 from assets.marts import marts_asset
 from assets.profile import customer_profile_asset
 from assets.publish import publish_asset
 from assets.quality import gx_checks
 from customer_overview.entities import ENTITY_NAMES, load_entity
-from customer_overview.product import DataProductManifest, load_manifest
+from customer_overview.errors import ManifestError
+from customer_overview.product import DataProductManifest, load_manifest, manifest_path
+from customer_overview.publishing import PUBLISH_LOG_TABLE
 from pipelines.resources import LakehouseResource
 from pipelines.sensors import landing_sensor
 
@@ -48,6 +61,50 @@ daily_schedule = ScheduleDefinition(
     description="Daily refresh (the product's freshness promise is daily).",
 )
 
+# `run` (the pipeline job) maintains the lakehouse after every publish; this job does it alone,
+# for a lakehouse whose runs are rare or keep failing before the publish step.
+maintenance_job = define_asset_job(
+    "lakehouse_maintenance",
+    selection=AssetSelection.groups("maintenance"),
+    executor_def=in_process_executor,
+    description="Expire old snapshots, remove orphan files, compact small files.",
+)
+
+maintenance_schedule = ScheduleDefinition(
+    name="weekly_lakehouse_maintenance",
+    job=maintenance_job,
+    cron_schedule="0 4 * * 0",
+    execution_timezone="UTC",
+    description="Weekly maintenance, also when no run reached the publish step.",
+)
+
+
+def freshness_checks(
+    manifest: DataProductManifest,
+) -> tuple[list[AssetChecksDefinition], SensorDefinition]:
+    """``freshness.max_age_hours`` as Dagster freshness checks on the published product.
+
+    The publish asset reports the publish time of the version consumers read as
+    ``dagster/last_updated_timestamp``, so the check measures the age of the published data (a run
+    that publishes nothing new does not make old data look fresh). The sensor re-evaluates the
+    check while nothing runs, so it turns red in the UI when the promise is broken.
+    """
+    with warnings.catch_warnings():
+        # Dagster marks the builder "superseded" by FreshnessPolicy, whose evaluation open-source
+        # Dagster does not run headless; the check is what `run` and the UI can both evaluate.
+        warnings.simplefilter("ignore")
+        checks = build_last_update_freshness_checks(
+            assets=[table_key(PUBLISH_LOG_TABLE)],
+            lower_bound_delta=timedelta(hours=manifest.freshness.max_age_hours),
+            severity=AssetCheckSeverity.ERROR,
+        )
+        sensor = build_sensor_for_freshness_checks(
+            freshness_checks=checks,
+            minimum_interval_seconds=600,
+            default_status=DefaultSensorStatus.RUNNING,
+        )
+    return list(checks), sensor
+
 
 def build_definitions(
     lakehouse: LakehouseResource | None = None, manifest: DataProductManifest | None = None
@@ -59,24 +116,62 @@ def build_definitions(
     # Dependency order: customers and products before accounts, accounts before transactions.
     entities = [load_entity(name) for name in ENTITY_NAMES if name in wanted]
     assets = [
-        *(raw_asset(schema) for schema in entities),
+        *(raw_asset(schema, manifest) for schema in entities),
         *(curated_assets(schema) for schema in entities),
         customer_profile_asset(load_entity("customers")),
         marts_asset(),
         *(masked_output_assets(manifest, output) for output in manifest.outputs),
         publish_asset(manifest),
+        maintenance_asset(),
     ]
-    return Definitions(
+    freshness, freshness_sensor = freshness_checks(manifest)
+    definitions = Definitions(
         assets=assets,
         asset_checks=[
-            *(gx_checks(schema) for schema in entities),
-            *(gx_checks(load_entity(name)) for name in ("customer_archetype", "campaign_funnel")),
+            *freshness,
+            *(gx_checks(schema, manifest) for schema in entities),
+            *(
+                gx_checks(load_entity(name), manifest)
+                for name in ("customer_archetype", "campaign_funnel")
+            ),
         ],
-        jobs=[pipeline_job],
-        schedules=[daily_schedule],
-        sensors=[landing_sensor(pipeline_job, lakehouse)],
+        jobs=[pipeline_job, maintenance_job],
+        schedules=[daily_schedule, maintenance_schedule],
+        sensors=[landing_sensor(pipeline_job, lakehouse), freshness_sensor],
         resources={"lakehouse": lakehouse},
+        # Also for the UI's ad-hoc materializations: one process holds the writer lock and the
+        # Spark session for the whole run (a step process per asset would contend for both).
+        executor=in_process_executor,
     )
+    _check_gates_match(definitions, manifest)
+    return definitions
+
+
+def _check_gates_match(definitions: Definitions, manifest: DataProductManifest) -> None:
+    """``quality_gates`` name real checks, and every check that stops a run is a gate.
+
+    Raises:
+        ManifestError: A gate names no check of the graph, or a Dagster-blocking check is not
+            listed (the manifest, not the code, decides what blocks publishing).
+    """
+    graph = definitions.resolve_asset_graph()
+    specs = [graph.get_check_spec(key) for key in graph.asset_check_keys]
+    names = {spec.name for spec in specs}
+    unknown = [gate.check for gate in manifest.quality_gates if gate.check not in names]
+    if unknown:
+        raise ManifestError(
+            f"{manifest_path()}: quality_gates name no check of the graph: {unknown} "
+            f"(checks: {', '.join(sorted(names))})"
+        )
+    ungated = sorted(
+        {spec.name for spec in specs if spec.blocking}
+        - {gate.check for gate in manifest.quality_gates}
+    )
+    if ungated:
+        raise ManifestError(
+            f"{manifest_path()}: checks {ungated} stop the run when they fail but are not listed "
+            "in quality_gates; add them (scope: version) or make them non-blocking"
+        )
 
 
 defs = build_definitions()

@@ -1,12 +1,14 @@
 """Great Expectations (1.x) suites for the curated tables, built from the rules files.
 
-Each rule of ``quality/rules/<entity>.yaml`` becomes one expectation (native where GX has one,
-otherwise a boolean column computed from the same Spark SQL as the quarantine step), plus
-table-level expectations that only make sense after dedupe: the key is unique, the row count is
-within bounds of the previous publish, and every (partition values) pair in the data has exactly
-one Iceberg partition. Validation runs on the Spark DataFrame (GX Spark data source): nothing is
-collected to pandas. Data Docs go to ``LAKEHOUSE_DIR/reports/quality/data_docs`` and keep every
-run (history).
+Each rule of ``quality/rules/<entity>.yaml`` becomes one expectation (native where GX has one
+that means the same, otherwise a boolean column computed from the same Spark SQL as the
+quarantine step: :func:`rule_expectation`); each of the seed's column assertions
+(``seed_assertions``) becomes unexpected-count expectations named ``seed_<column>_<test>``
+(:func:`seed_assertion_expectations`); plus table-level expectations that only make sense after
+dedupe: the key is unique, the row count is within bounds of the previous publish, and every
+(partition values) pair in the data has exactly one Iceberg partition. Validation runs on the
+Spark DataFrame (GX Spark data source): nothing is collected to pandas. Data Docs go to
+``LAKEHOUSE_DIR/reports/quality/data_docs`` and keep every run (history).
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from pyspark.sql import functions as F
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
 from customer_overview.sql import quote
-from quality.rules import Rule, RuleSet, add_reference_flag, check_rules_compile, violation_sql
+from quality.offline_assets import make_data_docs_offline
+from quality.rules import (
+    Rule,
+    RuleSet,
+    SeedAssertion,
+    add_reference_flag,
+    check_rules_compile,
+    is_key,
+    violation_sql,
+)
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -168,8 +179,58 @@ def _native(rule: Rule, schema: EntitySchema) -> Any | None:
             column_A=rule.other, column_B=column, or_equal=True
         )
     if rule.check == "null_when":
+        if kind == "string":
+            return None  # blank text counts as empty, as for not_null: computed flag
         return gxe.ExpectColumnValuesToBeNull(column=column, **condition)
     return None
+
+
+def rule_expectation(rule: Rule, schema: EntitySchema) -> Any:
+    """The expectation a rule becomes: native, or "the rule's flag column is all TRUE".
+
+    The flag column (``_rule_<name>``) is computed by :func:`with_rule_flags` from the rule's
+    Spark SQL, the same expression curation quarantines with.
+    """
+    expectation = _native(rule, schema)
+    if expectation is None:
+        expectation = _gx().expectations.ExpectColumnValuesToBeInSet(
+            column=_flag_column(rule), value_set=[True]
+        )
+    _describe(expectation, rule.name, rule.blocking, f"{rule.description} ({rule.column})")
+    return expectation
+
+
+def seed_assertion_expectations(
+    assertion: SeedAssertion, schema: EntitySchema, rules: RuleSet
+) -> list[Any]:
+    """The seed's column assertion as unexpected-count expectations, one per test it implements.
+
+    ``missing_count <= 0``: no NULL in the column (expect_column_values_to_not_be_null);
+    ``invalid_count == 0``: the expectation of the rule that says what a valid value is;
+    ``duplicate_count == 0``: the column is unique, where it is the table's key (elsewhere the
+    test cannot hold and the rules file says so in the assertion's ``departure``).
+    """
+    gxe = _gx().expectations
+    column = assertion.column
+    by_name = {rule.name: rule for rule in rules.rules}
+    made: list[tuple[Any, str, Rule | None]] = []
+    if assertion.missing_count:
+        missing = gxe.ExpectColumnValuesToNotBeNull(column=column)
+        made.append((missing, "missing_count <= 0", by_name[assertion.missing_count]))
+    if assertion.invalid_count:
+        valid = by_name[assertion.invalid_count]
+        made.append((rule_expectation(valid, schema), "invalid_count == 0", valid))
+    if "duplicate_count == 0" in assertion.seed.tests and is_key(schema, column):
+        made.append((gxe.ExpectColumnValuesToBeUnique(column=column), "duplicate_count == 0", None))
+    for expectation, test, implementing in made:
+        by = f" (rule {implementing.name})" if implementing else " (the key)"
+        _describe(
+            expectation,
+            f"seed_{column}_{test.split()[0]}",
+            implementing.blocking if implementing else True,
+            f"the seed's assertion {test} on {column}{by}",
+        )
+    return [expectation for expectation, _, _ in made]
 
 
 def build_expectations(
@@ -177,15 +238,9 @@ def build_expectations(
 ) -> list[Any]:
     """Every expectation of the table's suite, each tagged with its rule and whether it blocks."""
     gxe = _gx().expectations
-    expectations = []
-    for rule in rules.rules:
-        expectation = _native(rule, schema)
-        if expectation is None:
-            expectation = gxe.ExpectColumnValuesToBeInSet(
-                column=_flag_column(rule), value_set=[True]
-            )
-        _describe(expectation, rule.name, rule.blocking, f"{rule.description} ({rule.column})")
-        expectations.append(expectation)
+    expectations = [rule_expectation(rule, schema) for rule in rules.rules]
+    for assertion in rules.seed_assertions:
+        expectations.extend(seed_assertion_expectations(assertion, schema, rules))
 
     key = list(schema.key)
     unique = (
@@ -238,13 +293,9 @@ def validation_frame(
 ) -> DataFrame:
     """The curated table plus one boolean column per rule GX cannot express natively."""
     check_rules_compile(spark, rules, schema)
-    frame = spark.table(settings.spark_table(schema.curated_table))
-    for rule in rules.rules:
-        if _native(rule, schema) is not None:
-            continue
-        if rule.check == "references":
-            frame = add_reference_flag(spark, settings, frame, rule)
-        frame = frame.withColumn(_flag_column(rule), ~F.expr(violation_sql(rule, schema)))
+    frame = with_rule_flags(
+        spark, settings, spark.table(settings.spark_table(schema.curated_table)), schema, rules
+    )
     columns = _partition_columns(schema)
     if columns:
         # Iceberg's partitions metadata table lists every partition with live data files.
@@ -260,6 +311,26 @@ def validation_frame(
             .withColumn(PARTITION_FLAG, F.coalesce(F.col("_partitions") == 1, F.lit(False)))
             .drop("_partitions")
         )
+    return frame
+
+
+def with_rule_flags(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    frame: DataFrame,
+    schema: EntitySchema,
+    rules: RuleSet,
+) -> DataFrame:
+    """``frame`` plus the flag column (TRUE = rule holds) of every rule GX cannot express natively.
+
+    ``references`` rules join the referenced curated table of ``settings``'s lakehouse.
+    """
+    for rule in rules.rules:
+        if _native(rule, schema) is not None:
+            continue
+        if rule.check == "references":
+            frame = add_reference_flag(spark, settings, frame, rule)
+        frame = frame.withColumn(_flag_column(rule), ~F.expr(violation_sql(rule, schema)))
     return frame
 
 
@@ -327,6 +398,8 @@ def validate_table(
                 batch_parameters={"dataframe": frame},
                 run_id=RunIdentifier(run_name=run_name, run_time=started),
             )
+            # GX's pages load their CSS/JS from CDNs: point them at the vendored copies.
+            make_data_docs_offline(quality_dirs(settings)[1], settings.reports_dir)
             ((key, validation),) = result.run_results.items()
             page = _docs_path(context, key)
             index = _docs_path(context, None)

@@ -41,6 +41,8 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from quality.offline_assets import external_resources
+
 log = logging.getLogger(__name__)
 
 PROFILES_DIR = "profiles"
@@ -67,6 +69,13 @@ class ProfileSettings:
         minimal: ydata-profiling's minimal mode (fast); ``False`` adds correlations,
             interactions and missing-value diagrams.
         key_columns: Columns whose distinct counts go in the summary.
+        categorical_columns: Columns profiled as categories whatever their values look like:
+            identifiers, hashed (pseudonymised) values, codes. ydata-profiling takes text for
+            free text and draws word clouds and character statistics, of ids and sha256 digests
+            too; as categories they get what is meaningful for them: distinct and missing
+            counts, uniqueness, the most frequent values.
+        exclude_columns: Columns left out of the profile (e.g. the pipeline's lineage columns);
+            the report names them.
     """
 
     sample_size: int = 50_000
@@ -74,6 +83,8 @@ class ProfileSettings:
     row_filter: str | None = None
     minimal: bool = True
     key_columns: tuple[str, ...] = ()
+    categorical_columns: tuple[str, ...] = ()
+    exclude_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.sample_size < 1:
@@ -87,7 +98,8 @@ def sample_for_profile(
 
     Rows are ordered by ``xxhash64(key..., seed)`` (then by the key itself, so that even a hash
     collision cannot make the order depend on partitioning) and the first ``sample_size`` are
-    kept. Spark computes that as a distributed top-k: only the sample reaches the driver.
+    kept. Spark computes that as a distributed top-k: only the sample reaches the driver, without
+    ``settings.exclude_columns``.
 
     Args:
         df: The table to sample.
@@ -108,6 +120,7 @@ def sample_for_profile(
     sample = (
         filtered.orderBy(F.xxhash64(*key_columns, F.lit(settings.seed)), *key_columns)
         .limit(settings.sample_size)
+        .drop(*settings.exclude_columns)
         .toPandas()
     )
     return sample, rows_total, len(sample)
@@ -182,9 +195,10 @@ def profile_table(
 ) -> ProfileResult:
     """Profile ``sample`` and write ``reports_dir/profiles/<table>/<snapshot_id>/``.
 
-    Writes ``profile.html`` (self-contained, works offline), ``profile.json`` and ``summary.md``.
-    The report's title and description name the table, the snapshot, the filter and say
-    "sample of N of M rows".
+    Writes ``profile.html`` (self-contained: ydata inlines its CSS and JavaScript, so the page
+    loads nothing from outside the machine), ``profile.json`` and ``summary.md``. The report's
+    title and description name the table, the snapshot, the filter, the columns left out and
+    say "sample of N of M rows".
 
     Args:
         sample: The (pseudonymised) rows to profile, e.g. from ``sample_for_profile``.
@@ -199,9 +213,10 @@ def profile_table(
         The paths written and the figures for Dagster metadata.
 
     Raises:
-        ValueError: The sample is empty or larger than ``rows_total``, a key column is not in
-            it, or ``table`` / ``snapshot_id`` cannot be used as a folder name.
+        ValueError: The sample is empty or larger than ``rows_total``, a key or categorical
+            column is not in it, or ``table`` / ``snapshot_id`` cannot be used as a folder name.
     """
+    sample = sample.drop(columns=[c for c in settings.exclude_columns if c in sample.columns])
     if sample.empty:
         raise ValueError(
             f"{table}: no rows to profile (filter: {_filter_phrase(settings.row_filter)})"
@@ -213,6 +228,11 @@ def profile_table(
     missing_keys = [column for column in settings.key_columns if column not in sample.columns]
     if missing_keys:
         raise ValueError(f"{table}: key columns not in the sample: {', '.join(missing_keys)}")
+    missing_categorical = [c for c in settings.categorical_columns if c not in sample.columns]
+    if missing_categorical:
+        raise ValueError(
+            f"{table}: categorical columns not in the sample: {', '.join(missing_categorical)}"
+        )
     out_dir = (
         reports_dir
         / PROFILES_DIR
@@ -232,9 +252,10 @@ def profile_table(
             "description": (
                 f"Table {table}, snapshot {snapshot_id}. "
                 f"Filter: {_filter_phrase(settings.row_filter)}. "
-                f"Reproducible {sample_phrase} (seed {settings.seed})."
+                f"Reproducible {sample_phrase} (seed {settings.seed})." + _columns_phrase(settings)
             )
         },
+        type_schema={column: "categorical" for column in settings.categorical_columns},
         # None switches a section off: see the module docstring for why these two.
         samples=None,
         duplicates=None,
@@ -243,6 +264,9 @@ def profile_table(
     description = report.get_description()
     html_path = out_dir / HTML_NAME
     report.to_file(html_path)
+    outside = external_resources(html_path.read_text(encoding="utf-8"))
+    if outside:  # a ydata-profiling release that stops inlining its assets
+        log.warning("%s loads from outside the machine: %s", html_path, ", ".join(outside))
     json_path = out_dir / JSON_NAME
     json_path.write_text(
         _trimmed_report_json(report.to_json(), report.config.n_freq_table_max), encoding="utf-8"
@@ -322,6 +346,18 @@ def _filter_phrase(row_filter: str | None, *, markdown: bool = False) -> str:
         return "none (all rows)"
     # A backtick would end the Markdown code span early.
     return "`" + row_filter.replace("`", "'") + "`" if markdown else row_filter
+
+
+def _columns_phrase(settings: ProfileSettings) -> str:
+    phrase = ""
+    if settings.categorical_columns:
+        phrase += (
+            " Profiled as categories (identifiers, hashed values, codes): "
+            f"{', '.join(settings.categorical_columns)}."
+        )
+    if settings.exclude_columns:
+        phrase += f" Left out: {', '.join(settings.exclude_columns)}."
+    return phrase
 
 
 def _markdown_cell(text: str) -> str:

@@ -110,7 +110,8 @@ def record_report(reports_dir: Path, entry: ReportEntry) -> Path:
     """
     reports_dir.mkdir(parents=True, exist_ok=True)
     line = entry.to_json_line().encode("utf-8")
-    fd = os.open(reports_dir / ENTRIES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # 0o666 filtered by the process umask (077 in a run): reports hold samples of personal data.
+    fd = os.open(reports_dir / ENTRIES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         written = os.write(fd, line)
         if written != len(line):
@@ -253,8 +254,11 @@ def _write_atomically(path: Path, text: str) -> Path:
         "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
     ) as temporary:
         temporary.write(text)
-    # NamedTemporaryFile creates the file private (0600); the page is meant to be shared.
-    os.chmod(temporary.name, 0o644)
+    # NamedTemporaryFile creates the file 0600 whatever the umask; give it the mode the umask
+    # gives any new file (077 in a run: owner-only, as everything that may hold personal data).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary.name, 0o666 & ~umask)
     os.replace(temporary.name, path)
     return path
 

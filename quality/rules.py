@@ -4,6 +4,16 @@ One rules file per entity is read by curation (rows breaking a ``reject`` rule a
 and by the Great Expectations suites (each rule is an expectation on the curated table). Keeping
 one source means the quarantine and the quality report can never disagree about what "valid"
 means.
+
+A rules file of a landing entity also says, for every column, whether a value must be present (a
+``not_null`` rule, possibly for some rows only) or may be missing (``optional_columns``, with the
+reason); a column that says neither is an error, so a new column cannot slip in unchecked. The
+customers file keeps the seed's column assertions (``seed_assertions``) next to the rules that
+implement them.
+
+Regex patterns are evaluated by Java (Spark's ``RLIKE``, also under Great Expectations) and may be
+evaluated by Python's ``regex`` package; constructs the two read differently are refused on load
+(:func:`portability_problem`).
 """
 
 from __future__ import annotations
@@ -11,20 +21,24 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
-from pyspark.errors import AnalysisException
+import regex
+from py4j.protocol import Py4JJavaError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, model_validator
+from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from customer_overview.config import LakehouseSettings
-from customer_overview.entities import EntitySchema, load_entity
+from customer_overview.entities import ENTITY_NAMES, EntitySchema, load_entity
 from customer_overview.errors import InvalidRulesError, SchemaDefinitionError
 from customer_overview.sql import quote, sql_string
 from customer_overview.yaml_files import load_yaml_model, repeated
 
 RULES_DIR = Path(__file__).with_name("rules")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 CheckKind = Literal[
     "not_null",
@@ -51,6 +65,90 @@ _REQUIRED_PARAMETERS: dict[str, tuple[str, ...]] = {
     "references": ("entity", "other"),
 }
 _NUMERIC = re.compile(r"^(int|bigint|double|decimal\(.*\))$")
+
+# ------------------------------------------------------------------- portable regular expressions
+# Unicode general categories: \p{L} (letters of every script), \p{M} (combining marks, so
+# decomposed text passes), \p{Nd} (decimal digits of every script)... Java and Python's `regex`
+# read them alike. POSIX and script names (\p{Alpha}, \p{Latin}) are ASCII-only or spelled
+# differently in Java, so they are not allowed.
+_GENERAL_CATEGORIES = frozenset(
+    {"L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No"}
+    | {"P", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk", "So"}
+    | {"Z", "Zs", "Zl", "Zp", "C", "Cc", "Cf", "Co"}
+)
+# Escapes that mean the same to both: escaped metacharacters, \t \n \r \f, \A and \z.
+_PORTABLE_ESCAPES = frozenset("\\.-[](){}*+?|^$/tnrfAz")
+_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|([pP])\{(\^?)(\w+)\}|(.))", re.DOTALL)
+_UNICODE_DEPENDENT = {
+    "d": "[0-9] or \\p{Nd}",
+    "D": "[^0-9]",
+    "w": "the letters and digits you mean",
+    "W": "the characters you mean",
+    "s": "the blanks you mean",
+    "S": "the characters you mean",
+    "b": "an explicit class",
+    "B": "an explicit class",
+}
+
+
+def portability_problem(pattern: str) -> str | None:
+    """Why Java's and Python's ``regex`` could read ``pattern`` differently, or None.
+
+    Refused: ``$`` (Java also matches it before a final line break of any kind: ``'Bob\\u2028'``
+    passes ``^[a-z]+$`` in Java and not in Python; end with ``\\z``), ``\\Z``, ``.`` (the two
+    exclude different line breaks), ``\\d \\w \\s \\b`` (ASCII in Java, Unicode in Python),
+    inline flags (case folding differs), nested classes and ``&&`` (Java's class algebra), and
+    any escape not known to mean the same.
+    """
+    in_class = False
+    position = 0
+    while position < len(pattern):
+        char = pattern[position]
+        if char == "\\":
+            escape = _ESCAPE.match(pattern, position)
+            if escape is None:
+                return f"a backslash at position {position} escapes nothing portable"
+            text = escape.group(0)
+            letter = escape.group(4)
+            if escape.group(1) and (escape.group(2) or escape.group(3) not in _GENERAL_CATEGORIES):
+                return (
+                    f"{text}: only Unicode general categories (\\p{{L}}, \\p{{M}}, \\p{{Nd}}, ...) "
+                    "mean the same in Java and Python"
+                )
+            if letter in _UNICODE_DEPENDENT:
+                return (
+                    f"{text} is ASCII in Java and Unicode in Python: write "
+                    f"{_UNICODE_DEPENDENT[letter]}"
+                )
+            if letter == "Z":
+                return "\\Z: Java matches it before a final line break, Python does not: write \\z"
+            if letter is not None and letter not in _PORTABLE_ESCAPES:
+                return f"{text} is not one of the escapes that mean the same in Java and Python"
+            position = escape.end()
+            continue
+        if in_class:
+            if char == "[":
+                return "a '[' inside a class: Java reads a nested class, Python a '[': escape it"
+            if pattern.startswith("&&", position):
+                return "'&&' inside a class: Java reads a class intersection, Python two '&'"
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            position += 2 if pattern.startswith("[^", position) else 1
+            if pattern.startswith("]", position):
+                return "a ']' first in a class: escape it (\\])"
+            continue
+        elif char == "$":
+            return (
+                "'$' also matches before a final line break in Java (a value 'Bob' followed by "
+                "U+2028 passes ^[a-z]+$): end the pattern with \\z"
+            )
+        elif char == ".":
+            return "'.' excludes different line breaks in Java and Python: write the class you mean"
+        elif pattern.startswith("(?", position) and pattern[position + 2 : position + 3].isalpha():
+            return "inline flags and Python-only groups ((?i), (?P<name>...)) differ in Java"
+        position += 1
+    return None
 
 
 class Rule(BaseModel):
@@ -82,9 +180,12 @@ class Rule(BaseModel):
             raise ValueError(f"rule {self.name!r}: check {self.check!r} needs {missing}")
         if self.pattern is not None:
             try:
-                re.compile(self.pattern)
-            except re.error as exc:
+                regex.compile(self.pattern)
+            except regex.error as exc:
                 raise ValueError(f"rule {self.name!r}: bad regex {self.pattern!r}: {exc}") from None
+            problem = portability_problem(self.pattern)
+            if problem:
+                raise ValueError(f"rule {self.name!r}: pattern {self.pattern!r}: {problem}")
         return self
 
     @property
@@ -93,12 +194,66 @@ class Rule(BaseModel):
         return self.severity == "reject"
 
 
+SeedTest = Literal["duplicate_count == 0", "missing_count <= 0", "invalid_count == 0"]
+# Checks that can say what the seed's invalid_count (a value breaking the column's format) counts.
+INVALID_COUNT_CHECKS = ("regex", "in_set", "between", "max_length")
+
+
+class SeedColumnChecks(BaseModel):
+    """One column's assertions in the seed's quality job (wf-customer-data-quality), verbatim."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    valid_format: str | None = None  # the seed's validFormat regex, as written (never evaluated)
+    tests: tuple[SeedTest, ...] = Field(min_length=1)
+
+
+class SeedAssertion(BaseModel):
+    """A seed column assertion and the rules that implement what it meant.
+
+    ``missing_count`` and ``invalid_count`` name the rule whose expectation counts the column's
+    missing / invalid values; ``duplicate_count == 0`` is a uniqueness expectation where the
+    column is the table's key. Whatever cannot hold as written is said in ``departure``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    column: str
+    seed: SeedColumnChecks
+    missing_count: str | None = None
+    invalid_count: str | None = None
+    departure: Text | None = None
+
+    @model_validator(mode="after")
+    def _each_test_names_its_rule(self) -> SeedAssertion:
+        for test, field in (
+            ("missing_count <= 0", "missing_count"),
+            ("invalid_count == 0", "invalid_count"),
+        ):
+            named = getattr(self, field)
+            if test in self.seed.tests and named is None:
+                raise ValueError(
+                    f"seed assertion on {self.column}: tests {test} but names no rule "
+                    f"({field}: <rule>)"
+                )
+            if test not in self.seed.tests and named is not None:
+                raise ValueError(
+                    f"seed assertion on {self.column}: {field} is not a test of the seed's "
+                    f"assertion {list(self.seed.tests)}"
+                )
+        return self
+
+
 class RuleSet(BaseModel):
     """All rules of one entity."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     entity: str
+    # Columns whose value may be missing, each with the reason; every other column of a landing
+    # entity has a not_null rule.
+    optional_columns: dict[str, Text] = Field(default_factory=dict)
+    seed_assertions: tuple[SeedAssertion, ...] = ()
     rules: tuple[Rule, ...]
     # The file the rules came from, for error messages (not part of the file's contract).
     _source: Path | None = PrivateAttr(default=None)
@@ -132,6 +287,12 @@ def load_rules(entity: str, rules_dir: Path = RULES_DIR) -> RuleSet:
 
 
 def _check_against_schema(path: Path, rule_set: RuleSet, schema: EntitySchema) -> None:
+    _check_rules(path, rule_set, schema)
+    _check_presence_declared(path, rule_set, schema)
+    _check_seed_assertions(path, rule_set, schema)
+
+
+def _check_rules(path: Path, rule_set: RuleSet, schema: EntitySchema) -> None:
     duplicates = repeated(rule.name for rule in rule_set.rules)
     if duplicates:
         raise InvalidRulesError(f"{path}: duplicate rule names {duplicates}")
@@ -159,6 +320,89 @@ def _check_against_schema(path: Path, rule_set: RuleSet, schema: EntitySchema) -
                 )
 
 
+def _check_presence_declared(path: Path, rule_set: RuleSet, schema: EntitySchema) -> None:
+    """Every column of a landing entity is required (a not_null rule) or optional, not both."""
+    known = set(schema.column_names)
+    unknown = sorted(set(rule_set.optional_columns) - known)
+    if unknown:
+        raise InvalidRulesError(
+            f"{path}: optional_columns names unknown column(s) {unknown} of {schema.entity}"
+        )
+    for rule in rule_set.rules:
+        if rule.check == "not_null" and not rule.when and rule.column in rule_set.optional_columns:
+            raise InvalidRulesError(
+                f"{path}: column {rule.column!r} is optional and required (rule {rule.name!r}): "
+                "drop one"
+            )
+    if schema.entity not in ENTITY_NAMES:
+        return  # a mart's columns are computed, not landed: nothing can go missing in transit
+    required = {rule.column for rule in rule_set.rules if rule.check == "not_null"}
+    declared = required | set(rule_set.optional_columns)
+    undeclared = [column for column in schema.column_names if column not in declared]
+    if undeclared:
+        raise InvalidRulesError(
+            f"{path}: column(s) {undeclared} neither required by a not_null rule nor optional: "
+            "add a not_null rule, or list the column under optional_columns with the reason it "
+            "may be missing"
+        )
+
+
+def _check_seed_assertions(path: Path, rule_set: RuleSet, schema: EntitySchema) -> None:
+    by_name = {rule.name: rule for rule in rule_set.rules}
+    duplicates = repeated(assertion.column for assertion in rule_set.seed_assertions)
+    if duplicates:
+        raise InvalidRulesError(f"{path}: more than one seed assertion on {duplicates}")
+    for assertion in rule_set.seed_assertions:
+        column = assertion.column
+        if column not in schema.column_names:
+            raise InvalidRulesError(
+                f"{path}: seed assertion on unknown column {column!r} of {schema.entity}"
+            )
+        for field, fits, wanted in (
+            (
+                "missing_count",
+                lambda r: r.check == "not_null" and not r.when,
+                "an unconditional not_null rule",
+            ),
+            (
+                "invalid_count",
+                lambda r: r.check in INVALID_COUNT_CHECKS and not r.when,
+                f"a {', '.join(INVALID_COUNT_CHECKS[:-1])} or {INVALID_COUNT_CHECKS[-1]} rule",
+            ),
+        ):
+            name = getattr(assertion, field)
+            if name is None:
+                continue
+            if name not in by_name:
+                raise InvalidRulesError(
+                    f"{path}: seed assertion on {column}: {field} names unknown rule {name!r}"
+                )
+            if by_name[name].column != column or not fits(by_name[name]):
+                raise InvalidRulesError(
+                    f"{path}: seed assertion on {column}: {field} must name {wanted} on "
+                    f"{column}, not {name!r}"
+                )
+        departs = []
+        if "duplicate_count == 0" in assertion.seed.tests and not is_key(schema, column):
+            departs.append("duplicate_count == 0 on a column that is not the key")
+        implementing = by_name.get(assertion.invalid_count or "")
+        if assertion.seed.valid_format is not None and (
+            implementing is None or implementing.pattern != assertion.seed.valid_format
+        ):
+            departs.append(f"validFormat {assertion.seed.valid_format} is not what is checked")
+        if departs and assertion.departure is None:
+            raise InvalidRulesError(
+                f"{path}: seed assertion on {column} departs from the seed but says nothing "
+                f"about it ({'; '.join(departs)}): add departure: <what is implemented instead, "
+                "and why>"
+            )
+
+
+def is_key(schema: EntitySchema, column: str) -> bool:
+    """Whether ``column`` alone is the table's key (the only column a uniqueness test fits)."""
+    return tuple(schema.key) == (column,)
+
+
 def check_rules_compile(spark: SparkSession, rules: RuleSet, schema: EntitySchema) -> None:
     """Parse and analyse every rule's Spark SQL on an empty frame of the table's columns.
 
@@ -166,9 +410,26 @@ def check_rules_compile(spark: SparkSession, rules: RuleSet, schema: EntitySchem
     a typo must fail naming the file and the rule before any data is read. Analysis only, no
     Spark job runs.
 
+    Regex patterns are also compiled by Java's ``Pattern`` (what ``RLIKE`` runs), which Spark's
+    analysis does not do: a pattern Python's ``regex`` accepts and Java does not fails here.
+
     Raises:
-        InvalidRulesError: A rule's SQL does not parse or names something that does not exist.
+        InvalidRulesError: A rule's SQL does not parse or names something that does not exist,
+            or Java cannot compile a rule's pattern.
     """
+    java_pattern = spark.sparkContext._jvm.java.util.regex.Pattern  # type: ignore[union-attr]
+    for rule in rules.rules:
+        if rule.pattern is None:
+            continue
+        try:
+            java_pattern.compile(rule.pattern)
+        except (Py4JJavaError, IllegalArgumentException) as exc:
+            # PySpark turns Java's PatternSyntaxException into its IllegalArgumentException.
+            problem = str(exc).strip().splitlines()[0]
+            raise InvalidRulesError(
+                f"{rules.source}: rule {rule.name!r}: Java cannot compile pattern "
+                f"{rule.pattern!r}: {problem}"
+            ) from None
     columns = ", ".join(f"{quote(column.name)} {column.type}" for column in schema.columns)
     empty = spark.createDataFrame([], columns)
     for rule in rules.rules:
@@ -202,9 +463,12 @@ def reference_flag_column(rule: Rule) -> str:
 def violation_sql(rule: Rule, schema: EntitySchema) -> str:
     """A Spark SQL boolean expression that is TRUE exactly when a row breaks ``rule``.
 
-    Rules are null-tolerant: only ``not_null`` rejects a missing value, so a rule on an optional
-    column applies when the value is present. ``references`` rules read a flag column that the
-    caller adds by joining the referenced table (see :func:`reference_flag_column`).
+    Rules are null-tolerant: only ``not_null`` rejects a missing value (blank text counts as
+    missing), so each defect has one reason: a missing required value breaks the column's
+    not_null rule, not also its format rule. Whether a column must be present is the rules
+    file's decision (not_null rules, ``optional_columns``), not the check's. ``null_when`` wants
+    the value missing in the same sense (NULL or blank). ``references`` rules read a flag column
+    that the caller adds by joining the referenced table (see :func:`reference_flag_column`).
     """
     column = quote(rule.column)
     column_type = schema.column(rule.column).type
@@ -230,6 +494,8 @@ def violation_sql(rule: Rule, schema: EntitySchema) -> str:
         condition = f"({column} IS NOT NULL AND {other} IS NOT NULL AND {column} > {other})"
     elif rule.check == "null_when":
         condition = f"{column} IS NOT NULL"
+        if column_type == "string":
+            condition = f"({column} IS NOT NULL AND trim({column}) <> '')"
     elif rule.check == "expression":
         condition = f"NOT coalesce({rule.expression}, TRUE)"
     else:  # references

@@ -37,6 +37,9 @@ HEADLESS_FLAGS = (
     "--disable-sync",
     "--hide-scrollbars",
 )
+# A report is rendered as it is on disk: nothing but this machine resolves, so a page that would
+# load from a CDN shows what an offline reader sees (and nothing calls out).
+OFFLINE_FLAGS = ("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",)
 
 
 def screenshot(
@@ -83,6 +86,7 @@ def screenshot(
         command = [
             executable,
             *HEADLESS_FLAGS,
+            *OFFLINE_FLAGS,
             f"--user-data-dir={profile_dir}",
             f"--window-size={width},{height}",
             f"--screenshot={image}",

@@ -95,6 +95,91 @@ def test_charts_refer_to_existing_metrics_and_columns(templates: bundle.Template
                 assert column in columns, f"{key}: unknown column {column}"
             if "x_axis_sort" in params:
                 assert params["x_axis_sort"] in {params["x_axis"], *used_metrics}, key
+            if "timeseries_limit_metric" in params:
+                assert params["timeseries_limit_metric"] in metrics, key
+
+
+# Columns that name a campaign funnel stage (the mart's column and the dataset's label of it).
+FUNNEL_STAGE_COLUMNS = {"stage", "stage_order", "stage_label"}
+
+
+def _grouping(params: dict) -> dict[str, list[str]]:
+    return {
+        "rows": [*params.get("groupbyRows", []), *params.get("groupby", [])],
+        "columns": list(params.get("groupbyColumns", [])),
+        "x_axis": [params["x_axis"]] if "x_axis" in params else [],
+    }
+
+
+def test_no_chart_adds_customers_across_funnel_stages(templates: bundle.Templates) -> None:
+    """A customer is counted at every stage they reached: a sum over stages counts events.
+
+    So every chart on the funnel mart splits by the stage, and no pivot totals across it
+    (within a stage, customers do add up across archetypes: a customer has one archetype).
+    """
+    charts = [
+        (key, chart)
+        for spec in templates.dashboards.values()
+        for key, chart in spec["charts"].items()
+        if chart["dataset"] == "campaign_funnel"
+    ]
+    assert charts
+    for key, chart in charts:
+        grouping = _grouping(chart["params"])
+        used = {column for columns in grouping.values() for column in columns}
+        assert used & FUNNEL_STAGE_COLUMNS, f"{key}: adds customers of every stage together"
+        if chart["viz_type"] == "pivot_table_v2":
+            params = chart["params"]
+            # Superset's "row totals" total each row across the column groups, and vice versa.
+            if set(grouping["columns"]) & FUNNEL_STAGE_COLUMNS:
+                assert not params.get("rowTotals") and not params.get("rowSubTotals"), key
+            if set(params.get("groupbyRows", [])) & FUNNEL_STAGE_COLUMNS:
+                assert not params.get("colTotals") and not params.get("colSubTotals"), key
+
+
+def test_the_funnel_shows_counts_and_conversion_from_the_previous_stage(
+    templates: bundle.Templates,
+) -> None:
+    funnel = templates.dashboards["campaign_funnel"]["charts"]
+    metrics = templates.datasets["campaign_funnel"]["metrics"]
+    # The funnel chart labels each stage with its count and its share of the previous stage.
+    [chart] = [c for c in funnel.values() if c["viz_type"] == "funnel"]
+    assert chart["params"]["percent_calculation_type"] == "prev_step"
+    assert chart["params"]["label_type"] == 5  # Superset: category, value and percentage
+    # A table shows the exact counts and conversions, computed by the database.
+    tables = [
+        c
+        for c in funnel.values()
+        if c["viz_type"] == "table"
+        and {"customers", "conversion_from_previous"} <= set(c["params"]["metrics"])
+    ]
+    assert tables
+    # A rate over several rows is the ratio of their sums, never a sum of rates.
+    conversion = metrics["conversion_from_previous"]["expression"].replace(" ", "")
+    assert "SUM(customers)" in conversion and "/NULLIF(SUM(previous_stage_customers),0)" in (
+        conversion
+    )
+    assert "SUM(conversion_from_previous)" not in conversion
+
+
+def test_spend_charts_read_the_spend_columns(templates: bundle.Templates) -> None:
+    """Spend Analysis charts on transactions_monthly use its spend column (debit, not reversed:
+    the rule of mart_customer_spend), never its amount of every transaction."""
+    spend_metrics = {"spend", "spend_transactions"}
+    datasets = templates.datasets
+    for key, metric in datasets["transactions_monthly"]["metrics"].items():
+        if key in spend_metrics:
+            assert "spend" in metric["expression"], key
+    charts = templates.dashboards["spend_analysis"]["charts"]
+    monthly = [c for c in charts.values() if c["dataset"] == "transactions_monthly"]
+    assert len(monthly) >= 2
+    for chart in monthly:
+        params = chart["params"]
+        used = set(params.get("metrics", [])) | (
+            {params["metric"]} if "metric" in params else set()
+        )
+        assert used and used <= spend_metrics, chart["name"]
+        assert "amount" not in chart["name"].lower(), chart["name"]
 
 
 def test_one_copy_per_role_group_on_its_own_database(contents: dict[str, str]) -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,118 @@ def test_onboarded_customers_per_archetype_equal_the_funnel_mart(bi: dict[str, A
     for group in GROUPS:
         shown = bi["report"]["groups"][group]["headline"]["onboarded_by_archetype"]
         assert {k: int(v) for k, v in shown.items()} == {k: int(v) for k, v in expected.items()}
+
+
+def _close(shown: float | None, expected: float | None, tolerance: float = 0.005) -> bool:
+    if shown is None or expected is None:
+        return shown is expected
+    return abs(float(shown) - float(expected)) <= tolerance
+
+
+def _month(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).date().isoformat()
+
+
+def test_spend_charts_show_the_marts_spend(bi: dict[str, Any]) -> None:
+    """Spend Analysis shows spend as the product defines it (debit transactions not reversed):
+    its cumulative spend ends at the customers' total spend (mart_customer_spend), month by
+    month and reason by reason it equals mart_transactions_monthly.spend, and it is not the
+    amount of every transaction (which adds salary credits and transfers)."""
+    [totals] = _query(
+        bi["env"],
+        "restricted",
+        "SELECT (SELECT sum(total_spend) FROM customer_spend) AS customers_spend, "
+        "(SELECT sum(spend) FROM transactions_monthly) AS monthly_spend, "
+        "(SELECT sum(amount) FROM spend_by_segment) AS segment_spend, "
+        "(SELECT sum(amount) FROM transactions_monthly) AS every_transaction",
+    )
+    spend = float(totals["customers_spend"])
+    assert spend > 0 and _close(totals["monthly_spend"], spend)
+    assert _close(totals["segment_spend"], spend)
+    assert float(totals["every_transaction"]) > spend * 1.05  # credits exist in the data
+    cells = _query(
+        bi["env"],
+        "restricted",
+        "SELECT CAST(month AS VARCHAR) AS month, transaction_reason, sum(spend) AS spend "
+        "FROM transactions_monthly GROUP BY 1, 2 HAVING sum(spend) > 0 ORDER BY 1, 2",
+    )
+    expected_cells: dict[str, dict[str, float]] = {}
+    for cell in cells:
+        expected_cells.setdefault(cell["month"], {})[cell["transaction_reason"]] = float(
+            cell["spend"]
+        )
+    segments = _query(
+        bi["env"],
+        "restricted",
+        "SELECT spend_segment || ' Spend' AS segment, sum(total_spend) AS spend "
+        "FROM customer_spend GROUP BY 1",
+    )
+    for group in GROUPS:
+        shown = bi["report"]["groups"][group]["headline"]["spend"]
+        months = [_month(month) for month, _ in shown["cumulative"]]
+        assert months == sorted(expected_cells), group
+        running = 0.0
+        for (_, cumulative), month in zip(shown["cumulative"], months, strict=True):
+            running += sum(expected_cells[month].values())
+            assert _close(cumulative, running), (group, month, cumulative, running)
+        assert _close(shown["cumulative"][-1][1], spend), group
+        by_month = {_month(int(m)): reasons for m, reasons in shown["by_month_and_reason"].items()}
+        assert set(by_month) == set(expected_cells), group
+        for month, reasons in expected_cells.items():
+            assert set(by_month[month]) == set(reasons), (group, month)
+            for reason, value in reasons.items():
+                assert _close(by_month[month][reason], value), (group, month, reason)
+        assert {k: round(v, 2) for k, v in shown["by_segment"].items()} == {
+            row["segment"]: round(float(row["spend"]), 2) for row in segments
+        }, group
+        assert _close(shown["flow_total"], spend), group
+
+
+def test_funnel_shows_counts_and_conversion_from_the_previous_stage(bi: dict[str, Any]) -> None:
+    stages = _query(
+        bi["env"],
+        "restricted",
+        "SELECT stage_order, stage, sum(customers) AS customers, "
+        "sum(previous_stage_customers) AS previous, "
+        "sum(customers) / nullif(sum(previous_stage_customers), 0) AS conversion "
+        "FROM campaign_funnel GROUP BY 1, 2 ORDER BY 1",
+    )
+    per_archetype = _query(
+        bi["env"],
+        "restricted",
+        "SELECT archetype, CAST(stage_order AS VARCHAR) || '. ' || stage AS stage_label, "
+        "sum(customers) / nullif(sum(previous_stage_customers), 0) AS conversion "
+        "FROM campaign_funnel WHERE stage_order > 1 GROUP BY 1, 2",
+    )
+    assert len(stages) == 7 and stages[0]["customers"] > stages[-1]["customers"] > 0
+    labels = [f"{row['stage_order']}. {row['stage']}" for row in stages]
+    for group in GROUPS:
+        shown = bi["report"]["groups"][group]["headline"]["funnel"]
+        # The conversion table: every stage in order, counts and conversion equal to SQL.
+        table = shown["stage_conversion"]
+        assert [row["stage_label"] for row in table] == labels, group
+        for row, expected in zip(table, stages, strict=True):
+            assert row["customers"] == expected["customers"], (group, row)
+            assert row["previous_stage_customers"] == expected["previous"], (group, row)
+            assert _close(row["conversion_from_previous"], expected["conversion"], 1e-9), row
+        # The funnel: per-stage counts, in stage order (the order its percentages use).
+        assert [count for _, count in shown["funnel"]] == [s["customers"] for s in stages]
+        for (label, count), expected_label in zip(shown["funnel"], labels, strict=True):
+            tied = [s for s in stages if s["customers"] == count]
+            assert label == expected_label or len(tied) > 1, (group, label)
+        by_archetype = shown["conversion_by_archetype"]
+        for row in per_archetype:
+            assert _close(
+                by_archetype.get(row["archetype"], {}).get(row["stage_label"]),
+                row["conversion"],
+                1e-9,
+            ), (group, row)
+        # What the page showed: the formatted conversions, and one total row (per stage, over
+        # archetypes) but no total over a row's stages.
+        text = bi["report"]["groups"][group]["dashboards"]["campaign_funnel"]["text"]
+        for expected in stages[1:]:
+            assert f"{expected['conversion']:.1%}" in text, (group, expected)
+        assert text.count("Total (Sum)") == 1, group
 
 
 def test_top_customers_names_follow_the_role_groups_masking(bi: dict[str, Any]) -> None:

@@ -302,3 +302,45 @@ def test_a_failed_commit_changes_nothing_visible(lake_spark, lakehouse, monkeypa
 def test_landing_folder_with_nothing(lake_spark, lakehouse: LakehouseSettings, tmp_path: Path):
     result = ingest_entity(lake_spark, lakehouse, CUSTOMERS, "empty")
     assert result.rows_read == 0 and result.files == []
+
+
+# A value in another format: one reason (the format), never a second "missing" one. Each row
+# breaks one typed column; the rules that read that column (`*_present`, `between`,
+# `not_after_column`, `expression`) must stay silent about it.
+BAD_FORMATS = {
+    "1000000011": ("modified_at", "01/02/2023 10:00:00"),
+    "1000000012": ("created_at", "2023-01-01T10:00:00Z"),
+    "1000000013": ("cust_dob", "17/05/1990"),
+    "1000000014": ("cibil_check_date", "2023.12.01"),
+    "1000000015": ("cibil_score", "7x1"),
+}
+
+
+def test_a_value_in_another_format_gets_one_reason(lake_spark, lakehouse):
+    write_customers(
+        lakehouse.landing_dir,
+        "customers_00001.csv",
+        [customer(cust_id, **{column: value}) for cust_id, (column, value) in BAD_FORMATS.items()],
+    )
+    run_once(lake_spark, lakehouse)
+    rejected = {row["cust_id"]: row for row in quarantine(lake_spark, lakehouse)}
+    assert set(rejected) == set(BAD_FORMATS)
+    for cust_id, (column, value) in BAD_FORMATS.items():
+        row = rejected[cust_id]
+        assert row["_rule_names"] == [f"{column}_type"], (column, row["_reasons"])
+        assert row["_reasons"] == [
+            f"{column}_type: {column}={value} is not a valid {CUSTOMERS.column(column).type}"
+        ]
+    assert reconcile(lake_spark, lakehouse, CUSTOMERS).lost == 0
+
+
+def test_a_missing_value_is_still_reported_as_missing(lake_spark, lakehouse):
+    # The other side of the rule above: blank text did not fail to parse, it is missing.
+    write_customers(
+        lakehouse.landing_dir,
+        "customers_00001.csv",
+        [customer("1000000021", modified_at=""), customer("1000000022", cust_dob="  ")],
+    )
+    run_once(lake_spark, lakehouse)
+    rejected = {row["cust_id"]: row["_rule_names"] for row in quarantine(lake_spark, lakehouse)}
+    assert rejected == {"1000000021": ["modified_at_present"], "1000000022": ["dob_present"]}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dagster import AssetKey
+import pytest
+from dagster import AssetCheckKey, AssetKey
 
 from pipelines.definitions import JOB_NAME, build_definitions, defs
 
@@ -25,8 +26,11 @@ def test_definitions_load_with_every_table_as_an_asset():
     ):
         assert f"fs_accelerator/{table}" in keys
     assert defs.resolve_job_def(JOB_NAME) is not None
-    assert {s.name for s in defs.schedules} == {"daily_customer_overview"}
-    assert {s.name for s in defs.sensors} == {"new_landing_files"}
+    assert {s.name for s in defs.schedules} == {
+        "daily_customer_overview",
+        "weekly_lakehouse_maintenance",
+    }
+    assert {s.name for s in defs.sensors} == {"new_landing_files", "freshness_checks_sensor"}
 
 
 def test_lineage_runs_from_landing_to_publish():
@@ -50,10 +54,21 @@ def test_gates_are_blocking_and_owned():
     assert ("customer_overview_dp", "no_row_lost") in blocking
     assert ("customer_overview_dp__restricted", "no_pii_leak") in blocking
     assert ("customer_overview_dp", "gx_warning_expectations") not in blocking
+    # An `outputs` gate on a table no required input feeds holds back outputs at publish time
+    # instead of stopping the run.
+    assert ("products_dp", "gx_blocking_expectations") not in blocking
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.owners, key
-        assert node.group_name in {"ingest", "curate", "quality", "marts", "govern", "publish"}, key
+        assert node.group_name in {
+            "ingest",
+            "curate",
+            "quality",
+            "marts",
+            "govern",
+            "publish",
+            "maintenance",
+        }, key
 
 
 def test_role_groups_come_from_the_manifest(tmp_path):
@@ -71,3 +86,60 @@ def test_role_groups_come_from_the_manifest(tmp_path):
     assert (
         AssetKey(["fs_accelerator", "customer_overview_dp__auditor"]) in graph.get_all_asset_keys()
     )
+
+
+def _manifest_file(tmp_path, change):
+    import yaml
+
+    from customer_overview.product import DEFAULT_MANIFEST
+
+    data = yaml.safe_load(DEFAULT_MANIFEST.read_text())
+    change(data)
+    path = tmp_path / "dataproduct.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_quality_gates_decide_what_blocks(tmp_path):
+    from customer_overview.product import load_manifest
+
+    def gx_blocks_version(data):
+        for gate in data["quality_gates"]:
+            if gate["check"] == "gx_blocking_expectations":
+                gate["scope"] = "version"
+
+    graph = build_definitions(
+        manifest=load_manifest(_manifest_file(tmp_path, gx_blocks_version))
+    ).resolve_asset_graph()
+    spec = graph.get_check_spec(
+        AssetCheckKey(AssetKey(["fs_accelerator", "products_dp"]), "gx_blocking_expectations")
+    )
+    assert spec.blocking
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["quality_gates"].append({"check": "no_such_check"}), "name no check"),
+        (
+            lambda d: d.update(
+                quality_gates=[g for g in d["quality_gates"] if g["check"] != "no_pii_leak"]
+            ),
+            r"\['no_pii_leak'\] stop the run",
+        ),
+    ],
+)
+def test_gates_and_checks_must_agree(tmp_path, change, message):
+    from customer_overview.errors import ManifestError
+    from customer_overview.product import load_manifest
+
+    with pytest.raises(ManifestError, match=message):
+        build_definitions(manifest=load_manifest(_manifest_file(tmp_path, change)))
+
+
+def test_freshness_check_watches_the_published_product():
+    graph = defs.resolve_asset_graph()
+    key = AssetCheckKey(
+        AssetKey(["fs_accelerator", "customer_overview_publish_log"]), "freshness_check"
+    )
+    assert key in graph.asset_check_keys

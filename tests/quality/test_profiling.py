@@ -241,3 +241,111 @@ def test_profile_pseudonymises_tagged_columns_and_denies_unknown_tags():
         "country": "pass_through",
     }
     assert decisions["cust_dob"].params.precision == "quarter"
+
+
+def lineage_sample(rows: int = 300) -> pd.DataFrame:
+    """Ids, sha256-like digests, a code column and the pipeline's lineage columns."""
+    rng = np.random.default_rng(3)
+    return pd.DataFrame(
+        {
+            "cust_id": [f"C{index:07d}" for index in range(rows)],
+            "cust_first_name": [f"{value:064x}" for value in rng.integers(0, 2**62, rows)],
+            "cust_segment": rng.choice(["Urban", "Semi-Urban", "Rural"], rows),
+            "cibil_score": rng.integers(300, 901, rows),
+            "_source_file": rng.choice(["customers_0001.csv", "customers_0002.csv"], rows),
+            "_source_line": np.arange(2, rows + 2),
+            "_ingested_at": pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(rows), "s"),
+        }
+    )
+
+
+def test_ids_hashes_and_codes_are_profiled_as_categories_and_lineage_is_left_out(
+    tmp_path: Path,
+) -> None:
+    categorical = ("cust_id", "cust_first_name", "cust_segment")
+    lineage = ("_source_file", "_source_line", "_ingested_at")
+    as_inferred = profile_table(
+        lineage_sample(),
+        table=TABLE,
+        snapshot_id="1",
+        reports_dir=tmp_path,
+        rows_total=300,
+        settings=ProfileSettings(),
+    )
+    declared = profile_table(
+        lineage_sample(),
+        table=TABLE,
+        snapshot_id="2",
+        reports_dir=tmp_path,
+        rows_total=300,
+        settings=ProfileSettings(categorical_columns=categorical, exclude_columns=lineage),
+    )
+    inferred_types = {
+        name: value["type"]
+        for name, value in json.loads(as_inferred.json_path.read_text())["variables"].items()
+    }
+    # The premise: left to itself, ydata-profiling takes digests and codes for free text.
+    assert inferred_types["cust_first_name"] == "Text"
+    declared_types = {
+        name: value["type"]
+        for name, value in json.loads(declared.json_path.read_text())["variables"].items()
+    }
+    assert declared_types == {
+        "cust_id": "Categorical",
+        "cust_first_name": "Categorical",
+        "cust_segment": "Categorical",
+        "cibil_score": "Numeric",
+    }
+    assert declared.columns == 4
+    page = declared.html_path.read_text(encoding="utf-8")
+    assert "Left out: _source_file, _source_line, _ingested_at." in page
+    assert "Profiled as categories (identifiers, hashed values, codes): cust_id" in page
+    # Text statistics (the word cloud's "Words" and "Characters" tabs) only for the inferred.
+    assert "Most occurring characters" in as_inferred.html_path.read_text(encoding="utf-8")
+    assert "Most occurring characters" not in page
+
+
+def test_a_categorical_column_must_be_in_the_sample(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="categorical columns not in the sample: nope"):
+        profile_table(
+            lineage_sample(5),
+            table=TABLE,
+            snapshot_id=SNAPSHOT,
+            reports_dir=tmp_path,
+            rows_total=5,
+            settings=ProfileSettings(categorical_columns=("nope",)),
+        )
+
+
+def test_excluded_columns_never_leave_spark(customers: DataFrame) -> None:
+    settings = ProfileSettings(sample_size=10, exclude_columns=("balance",))
+    sample, _, _ = sample_for_profile(customers, ["cust_id"], settings)
+    assert list(sample.columns) == ["cust_id", "city"]
+
+
+def test_the_customer_profile_declares_ids_hashes_and_codes_and_leaves_lineage_out() -> None:
+    from assets.profile import profiled_columns, pseudonymising_decisions
+    from customer_overview.entities import LINEAGE_COLUMNS, load_entity
+
+    schema = load_entity("customers")
+    columns = [column.name for column in schema.columns] + list(LINEAGE_COLUMNS)
+    categorical, excluded = profiled_columns(schema, pseudonymising_decisions(schema, columns))
+    assert excluded == LINEAGE_COLUMNS
+    assert categorical[0] == "cust_id"
+    for name in ("cust_first_name", "email_addr", "pin", "cust_segment", "city", "country"):
+        assert name in categorical
+    assert "mobile_number1" in categorical  # a number, but hashed
+    for name in ("cibil_score", "cust_dob", "created_at", *LINEAGE_COLUMNS):
+        assert name not in categorical
+
+
+def test_the_profile_asset_description_renders_its_paths_in_markdown() -> None:
+    import mistune
+
+    from assets.profile import customer_profile_asset
+    from customer_overview.entities import load_entity
+
+    (spec,) = customer_profile_asset(load_entity("customers")).specs
+    rendered = str(mistune.html(spec.description))
+    # Markdown used to swallow the placeholders as HTML tags ("reports/profiles///.").
+    assert "<code>reports/profiles/&lt;table&gt;/&lt;snapshot&gt;/</code>" in rendered

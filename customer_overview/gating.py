@@ -1,0 +1,171 @@
+"""Which outputs a version publishes: inputs that have landed, lineage, and the quality gates.
+
+Three questions decide it, each answered from declarations (no Spark here):
+
+* **Has the input landed?** An input has landed once a file of its entity sits in the landing
+  folder or the landing file log remembers one. A required input that never landed stops the run
+  before Spark starts (:func:`check_required_inputs`); an optional one leaves out every output
+  built from it (:func:`decide_outputs`), visibly, until its first file lands.
+* **What is an output built from?** Lineage is declared once: an entity's rules name the entities
+  it references (``references`` rules), a mart's schema its ``sources:``. :func:`upstream` closes
+  over both, so the products a campaign references, or the accounts a mart reads, count.
+* **Which failed gate holds it back?** ``quality_gates`` in ``dataproduct.yaml`` list the checks
+  that gate publishing. A ``version`` gate that fails stops the whole version. An ``outputs`` gate
+  that fails on a table holds back the outputs whose lineage contains that table; they stay at
+  their last published version. A failure on a table of a *required* input (the customer master)
+  is escalated to ``version``: every output is built from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+from customer_overview.config import LakehouseSettings
+from customer_overview.entities import ENTITY_NAMES, load_entity
+from customer_overview.errors import MissingInputError
+from customer_overview.ingestion import ingested_fingerprints
+from customer_overview.landing import list_landing_files
+from customer_overview.product import DataProductManifest, ProductOutput
+from quality.rules import load_rules
+
+NO_INPUT_YET = "no input landed yet"
+
+
+@cache
+def upstream(entity: str) -> frozenset[str]:
+    """``entity`` and every entity or mart it is built from, transitively."""
+    schema = load_entity(entity)
+    if schema.kind == "mart":
+        direct = set(schema.sources)
+    else:
+        direct = {rule.entity for rule in load_rules(entity).references if rule.entity}
+    closure = {entity}
+    for name in direct - {entity}:
+        closure |= upstream(name)
+    return frozenset(closure)
+
+
+def input_entities(entity: str) -> frozenset[str]:
+    """The landing entities whose files ``entity`` (an entity or a mart) is built from."""
+    return frozenset(name for name in upstream(entity) if name in ENTITY_NAMES)
+
+
+def upstream_tables(entity: str) -> frozenset[str]:
+    """The curated tables (entities and marts) ``entity`` is built from, itself included."""
+    return frozenset(load_entity(name).curated_table for name in upstream(entity))
+
+
+def landed_inputs(settings: LakehouseSettings, manifest: DataProductManifest) -> frozenset[str]:
+    """Entities of the manifest's inputs with at least one file landed, now or in the past."""
+    # A fresh embedded lakehouse has no catalog yet: do not create one just to ask.
+    no_catalog_yet = settings.catalog.type == "sqlite" and not settings.sqlite_catalog_path.exists()
+    fingerprints = set() if no_catalog_yet else ingested_fingerprints(settings)
+    remembered = {fingerprint.split("/", 1)[0] for fingerprint in fingerprints}
+    landed = set()
+    for item in manifest.inputs:
+        schema = load_entity(item.entity)
+        if schema.folder in remembered or list_landing_files(settings.landing_dir, schema):
+            landed.add(item.entity)
+    return frozenset(landed)
+
+
+def check_required_inputs(settings: LakehouseSettings, manifest: DataProductManifest) -> None:
+    """Fail before any work when a required input has never landed.
+
+    Raises:
+        MissingInputError: Names each required input and the folder to fill.
+    """
+    landed = landed_inputs(settings, manifest)
+    missing = [item for item in manifest.required_inputs if item.entity not in landed]
+    if missing:
+        folders = "; ".join(
+            f"{item.name}: put its CSV files in "
+            f"{settings.landing_dir / load_entity(item.entity).folder}/"
+            for item in missing
+        )
+        raise MissingInputError(
+            f"required input(s) with no file ever landed ({folders}). "
+            "dataproduct.yaml marks them `required: true`."
+        )
+
+
+@dataclass(frozen=True)
+class FailedGate:
+    """A gate check that failed on one table in this run."""
+
+    table: str
+    check: str
+
+
+@dataclass(frozen=True)
+class OutputDecision:
+    """Whether an output moves to the new version, and why not."""
+
+    output: str
+    publish: bool
+    status: Literal["published", "left_out", "held_back"]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class VersionDecision:
+    """The outcome for the whole version: blocked, or one decision per output."""
+
+    blocked_by: tuple[FailedGate, ...]
+    outputs: Mapping[str, OutputDecision]
+
+    @property
+    def publishes_anything(self) -> bool:
+        return not self.blocked_by and any(d.publish for d in self.outputs.values())
+
+    @property
+    def not_published(self) -> list[OutputDecision]:
+        return [d for d in self.outputs.values() if not d.publish]
+
+
+def decide_outputs(
+    manifest: DataProductManifest, landed: Iterable[str], failed: Iterable[FailedGate]
+) -> VersionDecision:
+    """Decide, for each output, whether this version publishes it (pure: tested directly)."""
+    landed = frozenset(landed)
+    required_tables = {
+        table for item in manifest.required_inputs for table in upstream_tables(item.entity)
+    }
+    blocking: list[FailedGate] = []
+    per_table: dict[str, list[str]] = {}
+    for gate_failure in failed:
+        gate = manifest.gate(gate_failure.check)
+        if gate is None:
+            continue  # not a gate: reported, never blocking
+        if gate.scope == "version" or gate_failure.table in required_tables:
+            blocking.append(gate_failure)
+        else:
+            per_table.setdefault(gate_failure.table, []).append(gate_failure.check)
+    decisions = {output.name: _decide(output, landed, per_table) for output in manifest.outputs}
+    return VersionDecision(blocked_by=tuple(blocking), outputs=decisions)
+
+
+def _decide(
+    output: ProductOutput, landed: frozenset[str], failed_by_table: Mapping[str, list[str]]
+) -> OutputDecision:
+    missing = sorted(input_entities(output.entity) - landed)
+    if missing:
+        return OutputDecision(
+            output.name, False, "left_out", f"{NO_INPUT_YET}: {', '.join(missing)}"
+        )
+    failing = sorted(
+        f"{check} on {table}"
+        for table in upstream_tables(output.entity)
+        for check in failed_by_table.get(table, ())
+    )
+    if failing:
+        return OutputDecision(
+            output.name,
+            False,
+            "held_back",
+            f"failed {'; '.join(failing)}: stays at its last published version",
+        )
+    return OutputDecision(output.name, True, "published")
