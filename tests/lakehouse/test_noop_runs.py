@@ -16,8 +16,14 @@ from lakehouse_runs import describe, run_cli, versions, warehouse_files
 from pyspark.sql import SparkSession
 
 from customer_overview.catalog import cached_catalog
-from customer_overview.config import LakehouseSettings
+from customer_overview.config import LakehouseSettings, load_settings
 from generator import GeneratorConfig, generate
+
+
+def _embedded_settings(lakehouse_dir):
+    # As tests/conftest.py's make_settings (a module named `conftest` is ambiguous across folders).
+    return load_settings(profile="local", lakehouse_dir=lakehouse_dir, env={})
+
 
 pytestmark = pytest.mark.slow
 
@@ -46,9 +52,7 @@ def _pointers(settings: LakehouseSettings) -> dict[str, str]:
 def test_runs_without_new_data_publish_nothing_and_add_no_file(
     tmp_path, spark: SparkSession
 ) -> None:
-    from conftest import make_settings
-
-    settings = make_settings(tmp_path / "lakehouse")
+    settings = _embedded_settings(tmp_path / "lakehouse")
     generate(GeneratorConfig(customers=300, months=1, seed=21), settings.landing_dir)
     first = run_cli(settings, "run")
     assert first.returncode == 0, describe(first)

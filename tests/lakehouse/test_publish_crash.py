@@ -31,10 +31,16 @@ from lakehouse_runs import (
 )
 from pyspark.sql import SparkSession
 
-from customer_overview.config import LakehouseSettings
+from customer_overview.config import LakehouseSettings, load_settings
 from customer_overview.publishing import PUBLISH_LOG_TABLE, published_state_problems
 from customer_overview.version_hint import stale_version_hints
 from generator import GeneratorConfig, generate
+
+
+def _embedded_settings(lakehouse_dir):
+    # As tests/conftest.py's make_settings (a module named `conftest` is ambiguous across folders).
+    return load_settings(profile="local", lakehouse_dir=lakehouse_dir, env={})
+
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +49,7 @@ pytestmark = pytest.mark.slow
 def lake(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> LakehouseSettings:
     """A lakehouse with one published version, made by a real `run` (``spark``: the JVM the
     tests read Spark's view of ``main`` through)."""
-    from conftest import make_settings
-
-    settings = make_settings(tmp_path_factory.mktemp("crash") / "lakehouse")
+    settings = _embedded_settings(tmp_path_factory.mktemp("crash") / "lakehouse")
     generate(GeneratorConfig(customers=300, months=1, seed=16), settings.landing_dir)
     finished = run_cli(settings, "run")
     assert finished.returncode == 0, describe(finished)
@@ -148,7 +152,6 @@ def _published_snapshots(settings: LakehouseSettings) -> dict[str, int]:
 def cluster_lake(tmp_path_factory: pytest.TempPathFactory):
     """A standalone Spark cluster (one worker) and a private PostgreSQL catalog, one version."""
     from customer_overview import local_cluster
-    from customer_overview.config import load_settings
 
     folder = tmp_path_factory.mktemp("crash_cluster")
     state = local_cluster.start(folder / "cluster", workers=1, worker_memory="1g")

@@ -12,15 +12,21 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, define_asset_job
+from lakehouse_support import customer, write_customers
 
-from customer_overview.config import LakehouseSettings
+from customer_overview.config import LakehouseSettings, load_settings
 from customer_overview.errors import MissingInputError
 from customer_overview.gating import NO_INPUT_YET
 from customer_overview.product import DEFAULT_MANIFEST, load_manifest
 from customer_overview.publishing import published_versions
 from customer_overview.runner import RunSummary, dagster_instance, run_config_for, run_pipeline
 from pipelines.definitions import freshness_checks
-from tests.lakehouse_support import customer, write_customers
+
+
+def _embedded_settings(lakehouse_dir):
+    # As tests/conftest.py's make_settings (a module named `conftest` is ambiguous across folders).
+    return load_settings(profile="local", lakehouse_dir=lakehouse_dir, env={})
+
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +35,7 @@ PUBLISH_KEY = AssetKey(["fs_accelerator", "customer_overview_publish_log"])
 
 @pytest.fixture(scope="module")
 def customers_only(tmp_path_factory, spark) -> tuple[LakehouseSettings, RunSummary]:
-    from tests.conftest import make_settings
-
-    settings = make_settings(tmp_path_factory.mktemp("customers_only") / "lakehouse")
+    settings = _embedded_settings(tmp_path_factory.mktemp("customers_only") / "lakehouse")
     write_customers(
         settings.landing_dir,
         "customers_20240101.csv",
@@ -59,9 +63,7 @@ def test_customer_files_alone_publish_the_customer_overview(customers_only) -> N
 
 
 def test_a_required_input_that_never_landed_stops_before_spark(tmp_path: Path) -> None:
-    from tests.conftest import make_settings
-
-    settings = make_settings(tmp_path / "lakehouse")
+    settings = _embedded_settings(tmp_path / "lakehouse")
     (settings.landing_dir / "products").mkdir(parents=True)
     with pytest.raises(MissingInputError, match=str(settings.landing_dir / "customers")):
         run_pipeline(settings, run_config=run_config_for())
