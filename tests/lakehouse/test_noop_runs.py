@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 # The issue asks for ten no-op runs. Until quality validates only what changed (#14), each
 # no-op run still runs every GX suite (1-2 min on 2 cores), so CI runs three in all: a run
-# that adds a file or a commit shows on the second; the ten are measured by hand (README).
+# that adds a file or a commit shows on the second; ten passed by hand (README, Operations).
 MORE_NOOP_RUNS = 2
 
 _REPEATED_RUNS = """
