@@ -23,7 +23,12 @@ from dagster import (
 from assets.common import table_key
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
-from customer_overview.gating import NO_INPUT_YET, input_entities, landed_inputs, upstream_tables
+from customer_overview.gating import (
+    NO_INPUT_YET,
+    input_entities,
+    landed_inputs,
+    stops_the_version,
+)
 from customer_overview.product import DataProductManifest
 from customer_overview.publishing import published_versions
 from customer_overview.report_server import report_url
@@ -35,21 +40,6 @@ from quality.rules import load_rules
 
 BLOCKING_CHECK = "gx_blocking_expectations"
 WARNING_CHECK = "gx_warning_expectations"
-
-
-def stops_downstream(manifest: DataProductManifest, check: str, table: str) -> bool:
-    """Whether a failure of ``check`` on ``table`` must stop the rest of the run (Dagster-blocking).
-
-    True for a gate of scope ``version``, and for any gate on a table a required input feeds (the
-    customer master): every output is built from it, so nothing may move past it.
-    """
-    gate = manifest.gate(check)
-    if gate is None:
-        return False
-    required_tables = {
-        name for item in manifest.required_inputs for name in upstream_tables(item.entity)
-    }
-    return gate.scope == "version" or table in required_tables
 
 
 def gx_checks(schema: EntitySchema, manifest: DataProductManifest) -> AssetChecksDefinition:
@@ -64,7 +54,7 @@ def gx_checks(schema: EntitySchema, manifest: DataProductManifest) -> AssetCheck
             AssetCheckSpec(
                 BLOCKING_CHECK,
                 asset=key,
-                blocking=stops_downstream(manifest, BLOCKING_CHECK, schema.curated_table),
+                blocking=stops_the_version(manifest, BLOCKING_CHECK, schema.curated_table),
                 description=f"Great Expectations: every `reject` rule of quality/rules/"
                 f"{schema.entity}.yaml, key uniqueness and partitioning hold on the curated "
                 "table. A failure holds back what dataproduct.yaml's quality_gates say.",

@@ -126,21 +126,33 @@ class VersionDecision:
         return [d for d in self.outputs.values() if not d.publish]
 
 
+def stops_the_version(manifest: DataProductManifest, check: str, table: str) -> bool:
+    """Whether a failure of ``check`` on ``table`` stops the whole version.
+
+    True for a gate of scope ``version``, and for any gate on a table a required input feeds (the
+    customer master): every output is built from it, so nothing may move past it. The Dagster
+    checks are blocking exactly when this is true, and the publish step decides by it too.
+    """
+    gate = manifest.gate(check)
+    if gate is None:
+        return False
+    required_tables = {
+        name for item in manifest.required_inputs for name in upstream_tables(item.entity)
+    }
+    return gate.scope == "version" or table in required_tables
+
+
 def decide_outputs(
     manifest: DataProductManifest, landed: Iterable[str], failed: Iterable[FailedGate]
 ) -> VersionDecision:
     """Decide, for each output, whether this version publishes it (pure: tested directly)."""
     landed = frozenset(landed)
-    required_tables = {
-        table for item in manifest.required_inputs for table in upstream_tables(item.entity)
-    }
     blocking: list[FailedGate] = []
     per_table: dict[str, list[str]] = {}
     for gate_failure in failed:
-        gate = manifest.gate(gate_failure.check)
-        if gate is None:
+        if manifest.gate(gate_failure.check) is None:
             continue  # not a gate: reported, never blocking
-        if gate.scope == "version" or gate_failure.table in required_tables:
+        if stops_the_version(manifest, gate_failure.check, gate_failure.table):
             blocking.append(gate_failure)
         else:
             per_table.setdefault(gate_failure.table, []).append(gate_failure.check)
