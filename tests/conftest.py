@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 from pyspark.sql import SparkSession
 
 from customer_overview.config import LakehouseSettings, load_settings
@@ -70,3 +71,10 @@ def generated(lake: LakehouseSettings) -> dict:
 def first_run(lake: LakehouseSettings, generated: dict) -> RunSummary:
     """The first run of the whole graph on ``generated``: it publishes version 1.0.0+1."""
     return run_pipeline(lake, run_config=run_config_for())
+
+
+@pytest.fixture
+def dagster_instance() -> Iterator[DagsterInstance]:
+    """A real, throw-away Dagster instance (sensors read it: they fail runs whose writer died)."""
+    with DagsterInstance.ephemeral() as instance:
+        yield instance

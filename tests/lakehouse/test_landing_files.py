@@ -44,7 +44,9 @@ def _gzip_in_place(path: Path) -> Path:
     return target
 
 
-def test_any_case_gzip_and_subfolder_files_are_ingested_with_their_lines(lake_spark, lakehouse):
+def test_any_case_gzip_and_subfolder_files_are_ingested_with_their_lines(
+    lake_spark, lakehouse, dagster_instance
+):
     landing = lakehouse.landing_dir
     upper = write_customers(landing, "customers_00001.csv", [customer("1000000001")])
     upper.rename(upper.with_name("customers_00001.CSV"))
@@ -60,7 +62,7 @@ def test_any_case_gzip_and_subfolder_files_are_ingested_with_their_lines(lake_sp
     sensor = landing_sensor(
         pipeline_job, LakehouseResource(lakehouse_dir=str(lakehouse.lakehouse_dir))
     )
-    before = sensor.evaluate_tick(build_sensor_context())
+    before = sensor.evaluate_tick(build_sensor_context(instance=dagster_instance))
     assert len(before.run_requests) == 1  # the sensor sees these files...
 
     ingested = _ingest_and_curate(lake_spark, lakehouse)
@@ -85,7 +87,7 @@ def test_any_case_gzip_and_subfolder_files_are_ingested_with_their_lines(lake_sp
     assert "customers/2024-01-31/customers_00002.csv" in logged
 
     # ... and, once they are ingested, nothing more: the sensor and ingestion agree.
-    after = sensor.evaluate_tick(build_sensor_context())
+    after = sensor.evaluate_tick(build_sensor_context(instance=dagster_instance))
     assert not after.run_requests and "no new landing files" in after.skip_message
     assert ingest_entity(lake_spark, lakehouse, CUSTOMERS, "again").files == []
 
@@ -109,7 +111,9 @@ def test_a_semicolon_file_is_quarantined_as_a_wrong_delimiter(lake_spark, lakeho
     assert not any("missing" in reason for reason in row["_reasons"])
 
 
-def test_files_nobody_ingests_are_named_by_a_warning_check_and_the_sensor(lake_spark, lakehouse):
+def test_files_nobody_ingests_are_named_by_a_warning_check_and_the_sensor(
+    lake_spark, lakehouse, dagster_instance
+):
     landing = lakehouse.landing_dir
     write_customers(landing, "customers_00001.csv", [customer("1000000001")])
     strays = {
@@ -145,7 +149,7 @@ def test_files_nobody_ingests_are_named_by_a_warning_check_and_the_sensor(lake_s
     sensor = landing_sensor(
         pipeline_job, LakehouseResource(lakehouse_dir=str(lakehouse.lakehouse_dir))
     )
-    tick = sensor.evaluate_tick(build_sensor_context())
+    tick = sensor.evaluate_tick(build_sensor_context(instance=dagster_instance))
     assert not tick.run_requests
     assert "4 file(s) not ingested" in tick.skip_message
     assert "landing/customers/customers_00002.xlsx" in tick.skip_message
