@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from assets.curated.curation import curate_entity
+from assets.governed.governance import product_policies, write_masked_outputs
+from assets.raw.ingestion import ingest_entity
 from customer_overview.config import load_settings
-from customer_overview.curation import curate_entity
 from customer_overview.entities import load_entity
-from customer_overview.governance import product_policies, write_masked_outputs
-from customer_overview.ingestion import ingest_entity
 from customer_overview.product import load_manifest
 from customer_overview.spark import spark_session, stop_spark
 from generator import GeneratorConfig, generate

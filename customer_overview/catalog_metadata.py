@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pyspark.sql import SparkSession
+
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
-from customer_overview.tables import load_iceberg_table
+from customer_overview.tables import create_table_if_missing, load_iceberg_table
 
 TAG_PROPERTY_PREFIX = "tags."
 
@@ -52,3 +54,18 @@ def apply_table_metadata(
                 for name, doc in new_docs.items():
                     update.update_column(name, doc=doc)
     return True
+
+
+def ensure_curated_table(
+    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema
+) -> None:
+    """The curated table of an entity (or a mart): typed columns, docs, tags, partitioning."""
+    create_table_if_missing(
+        spark,
+        settings,
+        schema.curated_table,
+        schema.curated_ddl_columns(),
+        comment=f"{schema.description} Grain: {schema.grain}",
+        partition_sql=schema.partition_sql(),
+    )
+    apply_table_metadata(settings, schema.curated_table, properties=tag_properties(schema))

@@ -89,7 +89,7 @@ class CatalogSettings(_Frozen):
 
 
 class MaintenanceSettings(_Frozen):
-    """What maintenance keeps, removes and compacts (``customer_overview/maintenance.py``).
+    """What maintenance keeps, removes and compacts (``assets/maintenance/maintenance.py``).
 
     Snapshots older than ``snapshot_max_age_hours`` are expired, except the last
     ``retain_last`` of every branch and every snapshot a tag (a published version) points at.

@@ -26,8 +26,11 @@ from customer_overview.entities import ENTITY_NAMES, MART_NAMES, EntitySchema, l
 from customer_overview.errors import ManifestError
 from customer_overview.yaml_files import load_yaml_model, repeated
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MANIFEST = REPO_ROOT / "dataproduct.yaml"
+# The manifest ships inside the package (``dataproduct.yaml`` at the repository root links to it),
+# so an installed package has it too. Relative paths in it (``policies_dir``) are read from the
+# folder that holds the product's packages: the checkout, or site-packages when installed.
+DEFAULT_MANIFEST = Path(__file__).with_name("dataproduct.yaml")
+PRODUCT_ROOT = Path(__file__).resolve().parents[1]
 # SemVer 2.0.0 core version (pre-release allowed; build metadata is added per publish).
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -245,11 +248,11 @@ class DataProductManifest(_Strict):
     @property
     def policies_path(self) -> Path:
         path = Path(self.consumers.policies_dir)
-        return path if path.is_absolute() else REPO_ROOT / path
+        return path if path.is_absolute() else PRODUCT_ROOT / path
 
 
 def manifest_path() -> Path:
-    """``$DATAPRODUCT_MANIFEST`` or the repository's ``dataproduct.yaml``."""
+    """``$DATAPRODUCT_MANIFEST`` or the packaged ``dataproduct.yaml``."""
     return Path(os.environ.get("DATAPRODUCT_MANIFEST") or DEFAULT_MANIFEST)
 
 

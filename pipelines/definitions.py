@@ -2,8 +2,9 @@
 
 ``workspace.yaml`` loads this module for ``dagster dev``; ``customer-overview run`` executes the
 same job headless. The graph's shape comes from ``dataproduct.yaml`` (inputs, outputs, role
-groups) and the entity schemas. Importing this module starts nothing (no Spark, no catalog):
-resources read their configuration when a run starts.
+groups) and the entity schemas, read when the definitions are built (:func:`defs`), never at
+import. Building them starts nothing (no Spark, no catalog): resources read their configuration
+when a run starts.
 """
 
 from __future__ import annotations
@@ -22,24 +23,25 @@ from dagster import (
     build_last_update_freshness_checks,
     build_sensor_for_freshness_checks,
     define_asset_job,
+    definitions,
     in_process_executor,
 )
 
-from assets.common import table_key
-from assets.curate import curated_assets
-from assets.govern import masked_output_assets
-from assets.ingest import raw_asset
-from assets.maintenance import maintenance_asset
-from assets.marts import marts_asset
-from assets.profile import customer_profile_asset
-from assets.publish import publish_asset
-from assets.quality import gx_checks
+from assets.curated.asset import curated_assets
+from assets.governed.asset import masked_output_assets
+from assets.maintenance.asset import maintenance_asset
+from assets.published.asset import publish_asset
+from assets.raw.asset import raw_asset
+from customer_overview.asset_keys import table_key
 from customer_overview.entities import ENTITY_NAMES, load_entity
 from customer_overview.errors import ManifestError
 from customer_overview.product import DataProductManifest, load_manifest, manifest_path
-from customer_overview.publishing import PUBLISH_LOG_TABLE
-from pipelines.resources import LakehouseResource
+from customer_overview.publish_log import PUBLISH_LOG_TABLE
+from customer_overview.resources import LakehouseResource
+from marts.asset import marts_asset
 from pipelines.sensors import landing_sensor
+from quality.checks import gx_checks
+from quality.profile_asset import customer_profile_asset
 
 JOB_NAME = "customer_overview_pipeline"
 
@@ -137,7 +139,7 @@ def build_definitions(
         ],
         jobs=[pipeline_job, maintenance_job],
         schedules=[daily_schedule, maintenance_schedule],
-        sensors=[landing_sensor(pipeline_job, lakehouse), freshness_sensor],
+        sensors=[landing_sensor(JOB_NAME, lakehouse), freshness_sensor],
         resources={"lakehouse": lakehouse},
         # Also for the UI's ad-hoc materializations: one process holds the writer lock and the
         # Spark session for the whole run (a step process per asset would contend for both).
@@ -174,4 +176,8 @@ def _check_gates_match(definitions: Definitions, manifest: DataProductManifest) 
         )
 
 
-defs = build_definitions()
+@definitions
+def defs() -> Definitions:
+    """What ``workspace.yaml`` loads: built when Dagster loads the code location, not at import
+    (importing this module reads no YAML and consults no environment variable)."""
+    return build_definitions()

@@ -6,21 +6,17 @@ import hashlib
 
 from dagster import (
     DefaultSensorStatus,
-    JobDefinition,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
     sensor,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition,
-)
 
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import all_entities
-from customer_overview.ingestion import landing_scan, new_landing_files
-from pipelines.resources import LakehouseResource, fail_dead_runs
+from customer_overview.landing_log import landing_scan, new_landing_files
+from customer_overview.resources import LakehouseResource, fail_dead_runs
 
 
 def unseen_landing_files(settings: LakehouseSettings) -> tuple[list[str], list[str]]:
@@ -35,14 +31,12 @@ def unseen_landing_files(settings: LakehouseSettings) -> tuple[list[str], list[s
     return [file.fingerprint for file in new_files], [f.describe() for f in scan.unrecognised]
 
 
-def landing_sensor(
-    job: JobDefinition | UnresolvedAssetJobDefinition, lakehouse: LakehouseResource
-) -> SensorDefinition:
-    """A sensor that requests ``job`` once per distinct set of new landing files."""
+def landing_sensor(job_name: str, lakehouse: LakehouseResource) -> SensorDefinition:
+    """A sensor that requests the job ``job_name`` once per distinct set of new landing files."""
 
     @sensor(
         name="new_landing_files",
-        job=job,
+        job_name=job_name,
         minimum_interval_seconds=60,
         default_status=DefaultSensorStatus.STOPPED,
         description="Starts the pipeline when new CSV files (.csv, .csv.gz, in any subfolder) "

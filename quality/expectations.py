@@ -40,8 +40,6 @@ from quality.rules import (
     violation_sql,
 )
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
 log = logging.getLogger(__name__)
 
 SITE_NAME = "local_site"
@@ -100,7 +98,9 @@ class ValidationOutcome:
 
 def _gx():  # type: ignore[no-untyped-def]
     # Imported lazily: GX is heavy (~3 s) and reroutes Python warnings into logging on import,
-    # which only validation runs should pay for.
+    # which only validation runs should pay for. GX reads its analytics switch when it is first
+    # imported: set it here (documented env var), when validation starts, not at our import.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from assets.consumed.consume import query
 from customer_overview import local_cluster
 from customer_overview.config import load_settings
-from customer_overview.consume import query
 from customer_overview.product import load_manifest
 from generator import GeneratorConfig, generate
 
@@ -42,7 +42,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "customer_overview.cli",
+                "operations.cli",
                 "--lakehouse-dir",
                 str(lakehouse),
                 "run",

@@ -10,8 +10,8 @@ from dagster import DagsterInstance
 from pyspark.sql import SparkSession
 
 from customer_overview.config import LakehouseSettings, load_settings
-from customer_overview.runner import RunSummary, run_config_for, run_pipeline
 from customer_overview.spark import spark_session, stop_spark
+from pipelines.runner import RunSummary, run_config_for, run_pipeline
 
 
 def make_settings(lakehouse_dir: Path) -> LakehouseSettings:

@@ -17,16 +17,16 @@ import pytest
 import yaml
 from pyspark.sql import functions as F
 
+from assets.consumed.consume import ConsumptionError, query
+from assets.curated.reconciliation import reconcile
 from customer_overview.catalog import open_catalog
-from customer_overview.cli import main as cli
 from customer_overview.config import LakehouseSettings
-from customer_overview.consume import ConsumptionError, query
 from customer_overview.entities import all_entities, load_entity
 from customer_overview.product import load_manifest
-from customer_overview.publishing import published_versions
-from customer_overview.reconciliation import reconcile
-from customer_overview.runner import run_config_for, run_pipeline
+from customer_overview.publish_log import published_versions
 from customer_overview.spark import spark_session
+from operations.cli import main as cli
+from pipelines.runner import run_config_for, run_pipeline
 from quality.screenshot import screenshot
 
 pytestmark = pytest.mark.slow
@@ -246,7 +246,7 @@ def test_a_failed_blocking_check_keeps_the_previous_version(lake, first_run):
 def _latest_check_metadata(lake: LakehouseSettings, check: str) -> dict:
     from dagster import AssetCheckKey, AssetKey
 
-    from customer_overview.runner import dagster_instance
+    from pipelines.runner import dagster_instance
 
     instance = dagster_instance(lake)
     key = AssetCheckKey(AssetKey(["fs_accelerator", "customer_overview_dp"]), check)
@@ -289,7 +289,7 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory):
 
 def _published_fingerprints(settings: LakehouseSettings, version: str) -> dict[str, list]:
     """Per output of the pii_reader group: row counts per partition and a content checksum."""
-    from customer_overview.consume import duckdb_connection, resolve_views
+    from assets.consumed.consume import duckdb_connection, resolve_views
 
     connection = duckdb_connection()
     fingerprints = {}
@@ -328,7 +328,7 @@ def test_the_cluster_profile_publishes_the_same_product(
             shutil.copy2(lake.landing_dir / item["file"], target)
     env = os.environ | local_cluster.profile_env()
     finished = subprocess.run(
-        [sys.executable, "-m", "customer_overview.cli", "--lakehouse-dir", str(cluster_dir), "run"],
+        [sys.executable, "-m", "operations.cli", "--lakehouse-dir", str(cluster_dir), "run"],
         env=env,
         capture_output=True,
         text=True,

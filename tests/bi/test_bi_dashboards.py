@@ -38,7 +38,7 @@ def _env(lakehouse: Path) -> dict[str, str]:
 
 
 def _cli() -> list[str]:
-    return [sys.executable, "-m", "customer_overview.cli"]
+    return [sys.executable, "-m", "operations.cli"]
 
 
 def _run(args: list[str], env: dict[str, str], log: Path, timeout: float) -> float:

@@ -112,7 +112,7 @@ def test_unreadable_profiles_file_names_the_file(tmp_path: Path, content, messag
 
 
 def test_secrets_in_properties_and_spark_conf_never_shown_or_written(tmp_path: Path):
-    from customer_overview.engine_configs import write_engine_configs
+    from assets.published.engine_configs import write_engine_configs
 
     profiles = tmp_path / "profiles.yaml"
     profiles.write_text(

@@ -9,16 +9,9 @@ import yaml
 
 from customer_overview.config import load_settings
 from customer_overview.errors import ManifestError, MissingInputError
-from customer_overview.gating import (
-    NO_INPUT_YET,
-    FailedGate,
-    check_required_inputs,
-    decide_outputs,
-    input_entities,
-    landed_inputs,
-    upstream,
-)
+from customer_overview.landing_log import check_required_inputs, landed_inputs
 from customer_overview.product import DEFAULT_MANIFEST, load_manifest
+from quality.gates import NO_INPUT_YET, FailedGate, decide_outputs, input_entities, upstream
 
 ALL_INPUTS = {"customers", "products", "accounts", "transactions", "campaigns"}
 

@@ -35,7 +35,7 @@ from customer_overview.lock import (
     recorded_holder,
 )
 from customer_overview.product import load_manifest, manifest_path
-from customer_overview.runner import INSTANCE_SETTINGS, ensure_instance_settings
+from pipelines.runner import INSTANCE_SETTINGS, ensure_instance_settings
 
 
 def _settings(folder: Path) -> LakehouseSettings:

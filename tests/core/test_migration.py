@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from lakehouse_support import customer, write_customers
 
+from assets.raw.ingestion import ingest_entity
 from customer_overview.catalog import open_catalog, prepare_catalog
 from customer_overview.config import load_settings
 from customer_overview.entities import load_entity
 from customer_overview.errors import ConfigurationError
-from customer_overview.ingestion import ingest_entity
-from customer_overview.migration import migrate_catalog
+from operations.migration import migrate_catalog
 
 
 def test_migrate_registers_every_table_once(lake_spark, lakehouse, tmp_path: Path):

@@ -11,10 +11,10 @@ import unicodedata
 from lakehouse_support import OSLO, customer, write_customers
 from test_rules import REQUIRED_BY_THE_SEED
 
-from customer_overview.curation import curate_entity
+from assets.curated.curation import curate_entity
+from assets.curated.reconciliation import reconcile
+from assets.raw.ingestion import ingest_entity
 from customer_overview.entities import load_entity
-from customer_overview.ingestion import ingest_entity
-from customer_overview.reconciliation import reconcile
 from quality.rules import load_rules
 
 CUSTOMERS = load_entity("customers")

@@ -19,15 +19,12 @@ from typing import Any
 import duckdb
 from lakehouse_support import customer, write_customers
 
+from assets.consumed.consume import _extension_files, query
+from assets.published.publishing import version_tag
 from customer_overview.config import LakehouseSettings
-from customer_overview.consume import _extension_files, query
 from customer_overview.faults import FAULT_VARIABLE
 from customer_overview.product import load_manifest
-from customer_overview.publishing import (
-    PUBLISH_LOG_TABLE,
-    published_versions,
-    version_tag,
-)
+from customer_overview.publish_log import PUBLISH_LOG_TABLE, published_versions
 from customer_overview.spark import spark_session
 from customer_overview.tables import load_iceberg_table
 from customer_overview.version_hint import local_path
@@ -59,7 +56,7 @@ def run_cli(
         [
             sys.executable,
             "-m",
-            "customer_overview.cli",
+            "operations.cli",
             "--lakehouse-dir",
             str(settings.lakehouse_dir),
             "--profile",
@@ -246,7 +243,7 @@ def assert_whole_version(views: list[ConsumerView], allowed: set[str]) -> None:
 
 def unreferenced_metadata_files(settings: LakehouseSettings) -> set[Path]:
     """Metadata JSON files of published tables that their catalog entry does not reference."""
-    from customer_overview.maintenance import referenced_files
+    from assets.maintenance.maintenance import referenced_files
 
     found = set()
     for table in [*published_tables(settings), PUBLISH_LOG_TABLE]:

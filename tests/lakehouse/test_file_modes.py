@@ -27,7 +27,7 @@ from customer_overview.product import load_manifest, manifest_path
 from customer_overview.tables import load_iceberg_table
 from customer_overview.version_hint import local_path
 
-CLI = (sys.executable, "-m", "customer_overview.cli")
+CLI = (sys.executable, "-m", "operations.cli")
 SHARED_GROUP = "dob_bucketed"
 NOBODY = 65534
 SWITCH_TO_NOBODY = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}")
@@ -172,7 +172,7 @@ READ_EXPORT = textwrap.dedent(
     """
     import sys
     import duckdb
-    from customer_overview.consume import _extension_files
+    from assets.consumed.consume import _extension_files
     try:
         connection = duckdb.connect(sys.argv[1], read_only=True)
         for extension in _extension_files():

@@ -8,14 +8,14 @@ import pytest
 from lakehouse_support import OSLO, customer, write_customers
 from pyspark.sql import SparkSession
 
+from assets.consumed.consume import duckdb_connection
+from assets.curated.curation import curate_entity
+from assets.curated.reconciliation import reconcile
+from assets.raw.ingestion import ingest_entity
 from customer_overview.catalog import open_catalog
 from customer_overview.config import LakehouseSettings
-from customer_overview.consume import duckdb_connection
-from customer_overview.curation import curate_entity
 from customer_overview.entities import load_entity
-from customer_overview.ingestion import ingest_entity
 from customer_overview.landing import list_landing_files
-from customer_overview.reconciliation import reconcile
 from quality.rules import load_rules
 
 CUSTOMERS = load_entity("customers")
@@ -283,7 +283,7 @@ def test_a_failed_commit_changes_nothing_visible(lake_spark, lakehouse, monkeypa
     )
     ingest_entity(lake_spark, lakehouse, CUSTOMERS, "second")
 
-    import customer_overview.curation as curation
+    import assets.curated.curation as curation
 
     def fail_before_merge(*args, **kwargs):
         raise RuntimeError("simulated crash between quarantine and merge")

@@ -13,14 +13,15 @@ from dagster import build_sensor_context, materialize
 from lakehouse_support import CUSTOMER_COLUMNS, customer, write_customers
 from pyspark.sql import SparkSession
 
-from assets.ingest import RECOGNISED_CHECK, raw_asset
+from assets.curated.curation import curate_entity
+from assets.raw.asset import RECOGNISED_CHECK, raw_asset
+from assets.raw.ingestion import ingest_entity
 from customer_overview.config import LakehouseSettings
-from customer_overview.curation import curate_entity
 from customer_overview.entities import load_entity
-from customer_overview.ingestion import FILE_LOG_TABLE, ingest_entity
-from customer_overview.runner import summarize
-from pipelines.definitions import pipeline_job
-from pipelines.resources import LakehouseResource
+from customer_overview.landing_log import FILE_LOG_TABLE
+from customer_overview.resources import LakehouseResource
+from pipelines.definitions import JOB_NAME
+from pipelines.runner import summarize
 from pipelines.sensors import landing_sensor
 from quality.rules import load_rules
 
@@ -59,9 +60,7 @@ def test_any_case_gzip_and_subfolder_files_are_ingested_with_their_lines(
     plain.write_text("\n".join([lines[0], lines[1], "2,only,three", lines[2]]) + "\n")
     _gzip_in_place(plain)
 
-    sensor = landing_sensor(
-        pipeline_job, LakehouseResource(lakehouse_dir=str(lakehouse.lakehouse_dir))
-    )
+    sensor = landing_sensor(JOB_NAME, LakehouseResource(lakehouse_dir=str(lakehouse.lakehouse_dir)))
     before = sensor.evaluate_tick(build_sensor_context(instance=dagster_instance))
     assert len(before.run_requests) == 1  # the sensor sees these files...
 
@@ -146,9 +145,7 @@ def test_files_nobody_ingests_are_named_by_a_warning_check_and_the_sensor(
     assert any("landing/customer/customers_00004.csv" in line for line in outcome.failure_details)
 
     # The sensor says so on its idle ticks too.
-    sensor = landing_sensor(
-        pipeline_job, LakehouseResource(lakehouse_dir=str(lakehouse.lakehouse_dir))
-    )
+    sensor = landing_sensor(JOB_NAME, LakehouseResource(lakehouse_dir=str(lakehouse.lakehouse_dir)))
     tick = sensor.evaluate_tick(build_sensor_context(instance=dagster_instance))
     assert not tick.run_requests
     assert "4 file(s) not ingested" in tick.skip_message

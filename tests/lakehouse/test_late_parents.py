@@ -17,19 +17,19 @@ from hypothesis import strategies as st
 from lakehouse_support import customer, write_customers
 from pyspark.sql import SparkSession
 
-from assets.curate import curated_assets
-from assets.ingest import raw_asset
-from customer_overview.config import LakehouseSettings
-from customer_overview.curation import (
+from assets.curated.asset import curated_assets
+from assets.curated.curation import (
     LATE_PARENTS_CHECKED,
     CurationResult,
     columns_read,
     curate_entity,
 )
+from assets.curated.reconciliation import reconcile
+from assets.raw.asset import raw_asset
+from assets.raw.ingestion import ingest_entity
+from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
-from customer_overview.ingestion import ingest_entity
-from customer_overview.reconciliation import reconcile
-from pipelines.resources import LakehouseResource
+from customer_overview.resources import LakehouseResource
 from quality.rules import Rule, load_rules
 
 CUSTOMERS = load_entity("customers")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from assets.maintenance.maintenance import expirable_snapshots, maintain, referenced_files
 from customer_overview.config import LakehouseSettings, MaintenanceSettings
-from customer_overview.ingestion import FILE_LOG_TABLE
-from customer_overview.maintenance import expirable_snapshots, maintain, referenced_files
+from customer_overview.landing_log import FILE_LOG_TABLE
 from customer_overview.tables import data_snapshot, load_iceberg_table
 from customer_overview.version_hint import local_path
 

@@ -35,7 +35,7 @@ MORE_NOOP_RUNS = 2
 _REPEATED_RUNS = """
 import sys
 from customer_overview.config import load_settings
-from customer_overview.runner import run_config_for, run_pipeline
+from pipelines.runner import run_config_for, run_pipeline
 
 settings = load_settings(profile="local", lakehouse_dir=sys.argv[1], env={})
 for _ in range(int(sys.argv[2])):

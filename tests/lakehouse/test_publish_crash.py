@@ -31,8 +31,9 @@ from lakehouse_runs import (
 )
 from pyspark.sql import SparkSession
 
+from assets.published.publishing import published_state_problems
 from customer_overview.config import LakehouseSettings, load_settings
-from customer_overview.publishing import PUBLISH_LOG_TABLE, published_state_problems
+from customer_overview.publish_log import PUBLISH_LOG_TABLE
 from customer_overview.version_hint import stale_version_hints
 from generator import GeneratorConfig, generate
 
@@ -138,7 +139,7 @@ def test_a_kill_after_the_commit_is_finished_by_the_next_run(lake: LakehouseSett
 
 def _published_snapshots(settings: LakehouseSettings) -> dict[str, int]:
     """Each published table's snapshot in the latest version."""
-    from customer_overview.publishing import last_published
+    from customer_overview.publish_log import last_published
 
     return {
         table: int(row["snapshot_id"])

@@ -14,11 +14,11 @@ import pytest
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table.update.snapshot import ManageSnapshots
 
+from assets.governed.governance import AUDIT_BRANCH
+from assets.published.publishing import _require_fast_forward, _roll_back_unlogged
 from customer_overview.catalog import prepare_catalog
 from customer_overview.errors import PublishError
-from customer_overview.governance import AUDIT_BRANCH
 from customer_overview.multi_table_commit import MultiTableCommit
-from customer_overview.publishing import _require_fast_forward, _roll_back_unlogged
 from customer_overview.tables import load_iceberg_table
 from customer_overview.version_hint import local_path
 

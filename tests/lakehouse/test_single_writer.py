@@ -23,16 +23,17 @@ import pyarrow as pa
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from assets.raw.ingestion import RECORD_HASH
 from customer_overview.config import LakehouseSettings, load_settings
 from customer_overview.entities import all_entities
-from customer_overview.ingestion import FILE_LOG_TABLE, RECORD_HASH
+from customer_overview.landing_log import FILE_LOG_TABLE
 from customer_overview.lock import BUSY_EXIT_CODE, acquire_writer_lock, recorded_holder
+from customer_overview.resources import WRITER_TAG
 from customer_overview.tables import load_iceberg_table
 from pipelines.definitions import JOB_NAME
-from pipelines.resources import WRITER_TAG
 
 RUN_TIMEOUT = 1800
-CLI = (sys.executable, "-m", "customer_overview.cli")
+CLI = (sys.executable, "-m", "operations.cli")
 
 
 def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -193,9 +194,9 @@ def test_kill_9_frees_the_lock_and_the_next_run_marks_the_dead_run_failed(contes
 
 
 def test_the_raw_check_fails_on_a_record_held_twice(lakehouse, lake_spark):
-    from assets.ingest import _one_row_per_record
+    from assets.raw.asset import _one_row_per_record
+    from assets.raw.ingestion import ensure_raw_table
     from customer_overview.entities import load_entity
-    from customer_overview.ingestion import ensure_raw_table
 
     schema = load_entity("products")
     ensure_raw_table(lake_spark, lakehouse, schema)

@@ -13,8 +13,8 @@ from decimal import Decimal
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from customer_overview.catalog_metadata import ensure_curated_table
 from customer_overview.config import LakehouseSettings
-from customer_overview.curation import ensure_curated_table
 from customer_overview.entities import load_entity
 from marts import build
 from marts.rules import load_mart_rules

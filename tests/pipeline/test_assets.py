@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dagster import AssetKey, materialize
 
-from assets.curate import curated_assets
-from assets.ingest import raw_asset
+from assets.curated.asset import curated_assets
+from assets.raw.asset import raw_asset
 from customer_overview.entities import load_entity
-from pipelines.resources import LakehouseResource
+from customer_overview.resources import LakehouseResource
 
 PRODUCTS = load_entity("products")
 

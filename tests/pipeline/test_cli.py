@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from customer_overview.cli import main
+from operations.cli import main
 
 
 def test_unknown_profile_is_a_one_line_error(tmp_path, capsys, monkeypatch):

@@ -2,13 +2,58 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 from dagster import AssetCheckKey, AssetKey
 
-from pipelines.definitions import JOB_NAME, build_definitions, defs
+from pipelines import definitions as definitions_module
+from pipelines.definitions import JOB_NAME, build_definitions
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def test_definitions_load_with_every_table_as_an_asset():
+@pytest.fixture(scope="module")
+def defs():
+    """The definitions as workspace.yaml loads them: through the lazy ``defs`` entry point."""
+    return definitions_module.defs()
+
+
+def test_importing_the_definitions_reads_no_yaml_and_no_environment():
+    # workspace.yaml's attribute is a @definitions function: Dagster calls it when it loads the
+    # code location, so importing the module (tests, the runner) reads nothing. An audit hook in a
+    # fresh interpreter records every YAML file opened and every LAKEHOUSE_* variable read.
+    probe = textwrap.dedent(
+        """
+        import os, sys
+        opened = []
+        sys.addaudithook(
+            lambda event, args: opened.append(str(args[0]))
+            if event == "open" and str(args[0]).endswith((".yaml", ".yml")) else None
+        )
+        read = []
+        class Watched(dict):
+            def get(self, key, default=None):
+                read.append(key)
+                return super().get(key, default)
+            def __getitem__(self, key):
+                read.append(key)
+                return super().__getitem__(key)
+        os.environ = Watched(os.environ)
+        import pipelines.definitions
+        print(repr(opened), repr([k for k in read if k.startswith(("LAKEHOUSE", "DATAPRODUCT"))]))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.strip() == "[] []", result.stdout
+
+
+def test_definitions_load_with_every_table_as_an_asset(defs):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     for table in (
@@ -33,7 +78,7 @@ def test_definitions_load_with_every_table_as_an_asset():
     assert {s.name for s in defs.sensors} == {"new_landing_files", "freshness_checks_sensor"}
 
 
-def test_lineage_runs_from_landing_to_publish():
+def test_lineage_runs_from_landing_to_publish(defs):
     graph = defs.resolve_asset_graph()
     curated = graph.get(AssetKey(["fs_accelerator", "customer_overview_dp"]))
     assert AssetKey(["fs_accelerator", "customer_overview_raw"]) in curated.parent_keys
@@ -43,7 +88,7 @@ def test_lineage_runs_from_landing_to_publish():
     assert AssetKey(["fs_accelerator", "transactions_dp__pii_reader"]) in publish.parent_keys
 
 
-def test_gates_are_blocking_and_owned():
+def test_gates_are_blocking_and_owned(defs):
     graph = defs.resolve_asset_graph()
     blocking = {
         (key.asset_key.path[-1], key.name)
@@ -137,7 +182,7 @@ def test_gates_and_checks_must_agree(tmp_path, change, message):
         build_definitions(manifest=load_manifest(_manifest_file(tmp_path, change)))
 
 
-def test_freshness_check_watches_the_published_product():
+def test_freshness_check_watches_the_published_product(defs):
     graph = defs.resolve_asset_graph()
     key = AssetCheckKey(
         AssetKey(["fs_accelerator", "customer_overview_publish_log"]), "freshness_check"

@@ -16,11 +16,11 @@ from lakehouse_support import customer, write_customers
 
 from customer_overview.config import LakehouseSettings, load_settings
 from customer_overview.errors import MissingInputError
-from customer_overview.gating import NO_INPUT_YET
 from customer_overview.product import DEFAULT_MANIFEST, load_manifest
-from customer_overview.publishing import published_versions
-from customer_overview.runner import RunSummary, dagster_instance, run_config_for, run_pipeline
+from customer_overview.publish_log import published_versions
 from pipelines.definitions import freshness_checks
+from pipelines.runner import RunSummary, dagster_instance, run_config_for, run_pipeline
+from quality.gates import NO_INPUT_YET
 
 
 def _embedded_settings(lakehouse_dir):

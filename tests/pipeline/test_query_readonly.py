@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from customer_overview.cli import main as cli
-from customer_overview.consume import (
+from assets.consumed.consume import (
     READ_ONLY_RULE,
     ConsumptionError,
     ReadOnlyQueryError,
@@ -24,6 +23,7 @@ from customer_overview.consume import (
 )
 from customer_overview.product import load_manifest
 from customer_overview.version_hint import local_path
+from operations.cli import main as cli
 
 ACCEPTED = [
     "SELECT 1",

@@ -26,12 +26,8 @@ from urllib.request import urlopen
 import pytest
 
 from customer_overview.config import LakehouseSettings, load_settings
-from customer_overview.report_server import (
-    CONTENT_SECURITY_POLICY,
-    latest_report_urls,
-    make_server,
-    report_url,
-)
+from customer_overview.report_links import latest_report_urls, report_url
+from operations.report_server import CONTENT_SECURITY_POLICY, make_server
 from quality.report_index import ReportEntry, load_entries, record_report
 
 SECRET = "secret outside the reports folder"
@@ -285,7 +281,7 @@ def test_reports_serve_stops_cleanly_on_sigterm_and_ctrl_c(tmp_path: Path, stop_
     lakehouse = tmp_path / "lake"
     (lakehouse / "reports").mkdir(parents=True)
     (lakehouse / "reports" / "index.html").write_text("<title>reports</title>")
-    command = [sys.executable, "-m", "customer_overview.cli", "--lakehouse-dir", str(lakehouse)]
+    command = [sys.executable, "-m", "operations.cli", "--lakehouse-dir", str(lakehouse)]
     process = subprocess.Popen(
         [*command, "reports", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -469,7 +465,7 @@ def test_the_report_links_of_customer_overview_dp_lead_to_served_pages(
 ) -> None:
     from dagster import AssetKey, DagsterEventType, UrlMetadataValue
 
-    from customer_overview.runner import dagster_instance
+    from pipelines.runner import dagster_instance
 
     instance = dagster_instance(lake)
     curated = instance.get_latest_materialization_event(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dagster import RunRequest, build_sensor_context
 
+from assets.raw.ingestion import ingest_entity
 from customer_overview.entities import load_entity
-from customer_overview.ingestion import ingest_entity
-from pipelines.definitions import pipeline_job
-from pipelines.resources import LakehouseResource
+from customer_overview.resources import LakehouseResource
+from pipelines.definitions import JOB_NAME
 from pipelines.sensors import landing_sensor
 
 
@@ -19,9 +19,7 @@ def _evaluate(sensor, instance):
 def test_sensor_fires_on_a_new_file_and_not_after_it_is_ingested(
     lake_spark, lakehouse, dagster_instance
 ):
-    sensor = landing_sensor(
-        pipeline_job, LakehouseResource(lakehouse_dir=str(lakehouse.lakehouse_dir))
-    )
+    sensor = landing_sensor(JOB_NAME, LakehouseResource(lakehouse_dir=str(lakehouse.lakehouse_dir)))
     requests, skipped = _evaluate(sensor, dagster_instance)
     assert not requests and "no new landing files" in skipped
 

@@ -22,14 +22,14 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from customer_overview.cli import main
+from assets.curated.curation import curate_entity
+from assets.raw.ingestion import ingest_entity
 from customer_overview.config import LakehouseSettings
-from customer_overview.curation import curate_entity
 from customer_overview.entities import LINEAGE_COLUMNS, load_entity
-from customer_overview.ingestion import ingest_entity
 from customer_overview.landing import list_landing_files
 from customer_overview.spark import spark_session
-from customer_overview.update_customer import (
+from operations.cli import main
+from operations.update_customer import (
     UpdateRefusedError,
     landing_csv,
     rule_violations,
@@ -205,7 +205,7 @@ def test_the_refusal_and_the_quarantine_agree(bank: LakehouseSettings, lake: Spa
     exactly the rules the refusal named, and curates the one the refusal accepts."""
     base = _a_customer(lake, bank, customer_type="Personal")
     cust_id = base["cust_id"]
-    from customer_overview.update_customer import current_landing_row
+    from operations.update_customer import current_landing_row
 
     now = datetime.now(UTC) + timedelta(seconds=5)
     now_text = f"{now:%Y-%m-%d %H:%M:%S}"
@@ -287,7 +287,7 @@ def test_the_console_command_exits_2_on_a_refusal(bank: LakehouseSettings) -> No
         [
             sys.executable,
             "-m",
-            "customer_overview.cli",
+            "operations.cli",
             "--lakehouse-dir",
             str(bank.lakehouse_dir),
             "update-customer",

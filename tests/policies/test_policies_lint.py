@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from customer_overview.cli import main as cli
 from customer_overview.product import load_manifest, manifest_path
+from operations.cli import main as cli
 from policies import RoleGroup, load_policies
 from policies.lint import LintFinding, lint_policies, lint_product
 
@@ -261,11 +261,11 @@ def test_every_masked_output_warns_with_the_findings_that_concern_it(lake_spark,
     """The policies_lint check on real masked tables (products: small, no tagged column)."""
     from dagster import materialize
 
-    from assets.curate import curated_assets
-    from assets.govern import LINT_CHECK, masked_output_assets
-    from assets.ingest import raw_asset
+    from assets.curated.asset import curated_assets
+    from assets.governed.asset import LINT_CHECK, masked_output_assets
+    from assets.raw.asset import raw_asset
     from customer_overview.entities import load_entity
-    from pipelines.resources import LakehouseResource
+    from customer_overview.resources import LakehouseResource
 
     products = load_entity("products")
     folder = lakehouse.landing_dir / "products"

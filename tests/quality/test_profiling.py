@@ -221,8 +221,8 @@ def test_sample_needs_a_key(customers: DataFrame) -> None:
 
 
 def test_profile_pseudonymises_tagged_columns_and_denies_unknown_tags():
-    from assets.profile import pseudonymising_decisions
     from customer_overview.entities import load_entity
+    from quality.profile_asset import pseudonymising_decisions
 
     schema = load_entity("customers")
     columns = [
@@ -324,8 +324,8 @@ def test_excluded_columns_never_leave_spark(customers: DataFrame) -> None:
 
 
 def test_the_customer_profile_declares_ids_hashes_and_codes_and_leaves_lineage_out() -> None:
-    from assets.profile import profiled_columns, pseudonymising_decisions
     from customer_overview.entities import LINEAGE_COLUMNS, load_entity
+    from quality.profile_asset import profiled_columns, pseudonymising_decisions
 
     schema = load_entity("customers")
     columns = [column.name for column in schema.columns] + list(LINEAGE_COLUMNS)
@@ -342,8 +342,8 @@ def test_the_customer_profile_declares_ids_hashes_and_codes_and_leaves_lineage_o
 def test_the_profile_asset_description_renders_its_paths_in_markdown() -> None:
     import mistune
 
-    from assets.profile import customer_profile_asset
     from customer_overview.entities import load_entity
+    from quality.profile_asset import customer_profile_asset
 
     (spec,) = customer_profile_asset(load_entity("customers")).specs
     rendered = str(mistune.html(spec.description))

@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pyiceberg.exceptions import NoSuchTableError
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -45,14 +44,17 @@ from customer_overview.entities import (
     SOURCE_FILE,
     SOURCE_LINE,
     EntitySchema,
-    all_entities,
 )
 from customer_overview.landing import (
     HeaderCheck,
     LandingFile,
-    LandingScan,
     check_header,
-    scan_landing,
+)
+from customer_overview.landing_log import (
+    FILE_LOG_COLUMNS,
+    FILE_LOG_TABLE,
+    ensure_file_log,
+    new_landing_files,
 )
 from customer_overview.sql import quote
 from customer_overview.tables import (
@@ -67,7 +69,6 @@ INGEST_RUN_ID = "_ingest_run_id"
 RECORD_HASH = "_record_hash"
 STRUCTURAL_ERROR = "_structural_error"
 RAW_LINE = "_raw_line"
-FILE_LOG_TABLE = "landing_file_log"
 
 # A quoted field (an escaped quote "" splits it in two matches, which also vanish): removing every
 # quoted field leaves exactly the separating commas, in linear time.
@@ -135,54 +136,6 @@ def ensure_raw_table(
         raw_columns_ddl(schema),
         comment=f"Raw {schema.entity} rows as landed (append-only): {schema.description}",
     )
-
-
-FILE_LOG_COLUMNS = (
-    "entity string, file string, size bigint, modified_ns bigint, fingerprint string, "
-    "status string, data_lines bigint, structural_errors bigint, problems array<string>, "
-    "run_id string, ingested_at timestamp, raw_snapshot_id bigint"
-)
-
-
-def ensure_file_log(spark: SparkSession, settings: LakehouseSettings) -> None:
-    create_table_if_missing(
-        spark,
-        settings,
-        FILE_LOG_TABLE,
-        FILE_LOG_COLUMNS,
-        comment="Every landing file the pipeline has seen, so that a run reads only new files.",
-    )
-
-
-def ingested_fingerprints(settings: LakehouseSettings) -> set[str]:
-    """Fingerprints (name, size, mtime) of every landing file in the file log, via PyIceberg.
-
-    The sensor calls this too, so it reads the catalog without starting a JVM.
-    """
-    try:
-        log_table = load_iceberg_table(settings, FILE_LOG_TABLE)
-    except NoSuchTableError:
-        return set()
-    fingerprints = log_table.scan(selected_fields=("fingerprint",)).to_arrow()["fingerprint"]
-    return set(fingerprints.to_pylist())
-
-
-def landing_scan(settings: LakehouseSettings) -> LandingScan:
-    """Every file under the lakehouse's ``landing/``: each entity's files and the rest."""
-    return scan_landing(settings.landing_dir, all_entities())
-
-
-def new_landing_files(
-    settings: LakehouseSettings, *schemas: EntitySchema, scan: LandingScan | None = None
-) -> list[LandingFile]:
-    """Landing files of the entities whose fingerprint is not in the file log (read once).
-
-    ``scan``: an inventory of landing/ already taken (it must cover ``schemas``).
-    """
-    scan = scan or scan_landing(settings.landing_dir, schemas)
-    files = [file for schema in schemas for file in scan.files[schema.entity]]
-    seen = ingested_fingerprints(settings) if files else set()
-    return [file for file in files if file.fingerprint not in seen]
 
 
 def ingest_entity(

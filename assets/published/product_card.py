@@ -10,10 +10,11 @@ from pathlib import Path
 
 import mistune
 
+from assets.published.publishing import PublishResult
 from customer_overview.config import LakehouseSettings
-from customer_overview.gating import VersionDecision
 from customer_overview.product import DataProductManifest
-from customer_overview.publishing import PUBLISH_LOG_TABLE, PublishResult
+from customer_overview.publish_log import PUBLISH_LOG_TABLE
+from quality.gates import VersionDecision
 
 
 @dataclass(frozen=True)

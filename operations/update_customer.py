@@ -38,8 +38,8 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from assets.curated.curation import typed_column
 from customer_overview.config import LakehouseSettings
-from customer_overview.curation import typed_column
 from customer_overview.entities import LINEAGE_COLUMNS, ColumnSpec, EntitySchema, load_entity
 from customer_overview.errors import LakehouseError
 from customer_overview.sql import quote

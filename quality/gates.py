@@ -23,11 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from customer_overview.config import LakehouseSettings
 from customer_overview.entities import ENTITY_NAMES, load_entity
-from customer_overview.errors import MissingInputError
-from customer_overview.ingestion import ingested_fingerprints
-from customer_overview.landing import list_landing_files
 from customer_overview.product import DataProductManifest, ProductOutput
 from quality.rules import load_rules
 
@@ -56,40 +52,6 @@ def input_entities(entity: str) -> frozenset[str]:
 def upstream_tables(entity: str) -> frozenset[str]:
     """The curated tables (entities and marts) ``entity`` is built from, itself included."""
     return frozenset(load_entity(name).curated_table for name in upstream(entity))
-
-
-def landed_inputs(settings: LakehouseSettings, manifest: DataProductManifest) -> frozenset[str]:
-    """Entities of the manifest's inputs with at least one file landed, now or in the past."""
-    # A fresh embedded lakehouse has no catalog yet: do not create one just to ask.
-    no_catalog_yet = settings.catalog.type == "sqlite" and not settings.sqlite_catalog_path.exists()
-    fingerprints = set() if no_catalog_yet else ingested_fingerprints(settings)
-    remembered = {fingerprint.split("/", 1)[0] for fingerprint in fingerprints}
-    landed = set()
-    for item in manifest.inputs:
-        schema = load_entity(item.entity)
-        if schema.folder in remembered or list_landing_files(settings.landing_dir, schema):
-            landed.add(item.entity)
-    return frozenset(landed)
-
-
-def check_required_inputs(settings: LakehouseSettings, manifest: DataProductManifest) -> None:
-    """Fail before any work when a required input has never landed.
-
-    Raises:
-        MissingInputError: Names each required input and the folder to fill.
-    """
-    landed = landed_inputs(settings, manifest)
-    missing = [item for item in manifest.required_inputs if item.entity not in landed]
-    if missing:
-        folders = "; ".join(
-            f"{item.name}: put its CSV files in "
-            f"{settings.landing_dir / load_entity(item.entity).folder}/"
-            for item in missing
-        )
-        raise MissingInputError(
-            f"required input(s) with no file ever landed ({folders}). "
-            "dataproduct.yaml marks them `required: true`."
-        )
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from pydantic import Field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from assets.common import OWNERS, table_key, table_metadata
+from assets.raw.ingestion import RECORD_HASH, IngestionResult, ingest_entity
+from customer_overview.asset_keys import OWNERS, table_key, table_metadata
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, all_entities
-from customer_overview.gating import check_required_inputs
-from customer_overview.ingestion import RECORD_HASH, IngestionResult, ingest_entity, landing_scan
 from customer_overview.landing import list_landing_files
+from customer_overview.landing_log import check_required_inputs, landing_scan
 from customer_overview.product import DataProductManifest
-from pipelines.resources import LakehouseResource
+from customer_overview.resources import LakehouseResource
 
 LANDING_CHECK = "landing_files_conform"
 RECOGNISED_CHECK = "landing_files_recognised"

@@ -30,27 +30,31 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 from pyiceberg.table.update.snapshot import ManageSnapshots
-from pyiceberg.types import StringType
 from pyspark.sql import SparkSession
 
-from customer_overview.catalog import cached_catalog
-from customer_overview.config import LakehouseSettings
-from customer_overview.errors import PublishError
-from customer_overview.faults import fault_point
-from customer_overview.governance import (
+from assets.governed.governance import (
     AUDIT_BRANCH,
     SOURCE_SNAPSHOT_PROPERTY,
     product_policies,
     scan_for_leaks,
 )
+from customer_overview.catalog import cached_catalog
+from customer_overview.config import LakehouseSettings
+from customer_overview.errors import PublishError
+from customer_overview.faults import fault_point
 from customer_overview.multi_table_commit import MultiTableCommit
 from customer_overview.product import DataProductManifest, ProductOutput, RoleGroupSpec
+from customer_overview.publish_log import (
+    PUBLISH_LOG_TABLE,
+    ensure_publish_log,
+    last_published,
+    latest_version,
+    published_versions,
+)
 from customer_overview.tables import (
-    create_table_if_missing,
     current_snapshot_id,
     load_iceberg_table,
     snapshot_row_count,
@@ -59,24 +63,10 @@ from customer_overview.tables import (
 from customer_overview.version_hint import stale_version_hints, write_version_hint
 
 if TYPE_CHECKING:  # the gating module reads landing state; publishing only reads its verdicts
-    from customer_overview.gating import VersionDecision
+    from quality.gates import VersionDecision
 
 log = logging.getLogger(__name__)
 
-PUBLISH_LOG_TABLE = "customer_overview_publish_log"
-PUBLISH_LOG_COLUMNS = (
-    "product string, version string, manifest_version string, run_id string, "
-    "published_at timestamp, output string, role_group string, table_name string, "
-    "snapshot_id bigint, row_count bigint, source_table string, source_snapshot_id bigint, "
-    "checks string, status string, not_published string"
-)
-# Columns added after the first release: an older publish log gains them on the next publish.
-_LATER_LOG_COLUMNS = {
-    "status": "published: main moved to this run's audited snapshot; carried_forward: the "
-    "output was held back by a failed gate and this version keeps its last published snapshot",
-    "not_published": "JSON: outputs of the manifest not in this version (left out: input never "
-    "landed) or carried forward (held back), with the reason",
-}
 VERSION_TAG_PREFIX = "v"
 RUN_TAG_PREFIX = "run-"
 
@@ -140,48 +130,6 @@ def version_tag(version: str) -> str:
 
 def run_tag(run_id: str) -> str:
     return f"{RUN_TAG_PREFIX}{run_id}"
-
-
-def ensure_publish_log(spark: SparkSession, settings: LakehouseSettings) -> None:
-    create_table_if_missing(
-        spark,
-        settings,
-        PUBLISH_LOG_TABLE,
-        PUBLISH_LOG_COLUMNS,
-        comment="Every published version of the customer-overview data product, one row per "
-        "published table: version, run, snapshot, row count and the checks that gated it.",
-    )
-    log_table = load_iceberg_table(settings, PUBLISH_LOG_TABLE)
-    missing = [name for name in _LATER_LOG_COLUMNS if name not in log_table.schema().column_names]
-    if missing:
-        with log_table.update_schema() as update:
-            for name in missing:
-                update.add_column(name, StringType(), doc=_LATER_LOG_COLUMNS[name])
-
-
-def published_versions(
-    settings: LakehouseSettings, role_group: str | None = None
-) -> list[dict[str, Any]]:
-    """Rows of the publish log (optionally one role group), oldest first, via PyIceberg."""
-    try:
-        log_table = load_iceberg_table(settings, PUBLISH_LOG_TABLE)
-    except NoSuchTableError:
-        return []
-    # PyIceberg's predicates are pydantic models whose constructor mypy cannot see through.
-    in_group = EqualTo("role_group", role_group) if role_group else None  # type: ignore[call-arg,arg-type]
-    scan = log_table.scan(row_filter=in_group) if in_group is not None else log_table.scan()
-    rows = scan.to_arrow().to_pylist()
-    return sorted(rows, key=lambda row: (row["published_at"], row["version"]))
-
-
-def last_published(settings: LakehouseSettings) -> dict[str, dict[str, Any]]:
-    """Each published table's most recent publish-log row, by table name."""
-    return {row["table_name"]: row for row in published_versions(settings)}
-
-
-def latest_version(settings: LakehouseSettings) -> str | None:
-    rows = published_versions(settings)
-    return rows[-1]["version"] if rows else None
 
 
 def next_version(settings: LakehouseSettings, manifest: DataProductManifest) -> str:
@@ -275,7 +223,7 @@ def publish(
         run_id: The Dagster run, recorded in the tag and the log.
         checks: Check name -> outcome that gated this publish, recorded in the log.
         progress: Receives progress messages.
-        decision: Which outputs move (``customer_overview.gating``); default: all of them.
+        decision: Which outputs move (``quality.gates``); default: all of them.
 
     Raises:
         PublishError: A leak was found, or an audit branch is missing or cannot be fast-forwarded
@@ -499,7 +447,7 @@ def recover_interrupted_publish(
       keeps the new snapshot, so the next publish moves it again) and the unrecorded tags go.
     * Finished: every logged table's ``version-hint.text`` is pointed at the last logged version
       (a crash after the commit leaves some hints behind). The DuckDB exports are the caller's
-      (they are rewritten when stale: :func:`customer_overview.consume` builds them).
+      (they are rewritten when stale: :func:`assets.consumed.consume` builds them).
     """
     logged = last_published(settings)
     versions = {row["version"] for row in published_versions(settings)}

@@ -16,16 +16,16 @@ from dagster import (
     multi_asset,
 )
 
-from assets.common import OWNERS, table_key
-from customer_overview.governance import (
+from assets.governed.governance import (
     AUDIT_BRANCH,
     decisions_summary,
     product_policies,
     scan_for_leaks,
     write_masked_outputs,
 )
+from customer_overview.asset_keys import OWNERS, table_key
 from customer_overview.product import DataProductManifest, ProductOutput
-from pipelines.resources import LakehouseResource
+from customer_overview.resources import LakehouseResource
 from policies.lint import lint_product
 
 LEAK_CHECK = "no_pii_leak"

@@ -23,11 +23,11 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets.common import OWNERS, table_key
+from customer_overview.asset_keys import OWNERS, table_key
 from customer_overview.entities import LINEAGE_COLUMNS, EntitySchema
-from customer_overview.report_server import report_url
+from customer_overview.report_links import report_url
+from customer_overview.resources import LakehouseResource
 from customer_overview.tables import current_snapshot_id
-from pipelines.resources import LakehouseResource
 from policies import OPERATORS, ColumnDecision, apply_masks
 from quality.profiling import ProfileSettings, profile_table, sample_for_profile
 from quality.report_index import ReportEntry, record_report

@@ -45,13 +45,13 @@ from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import ancestors_of
 from pyspark.sql import SparkSession
 
+from assets.curated.curation import PROCESSED_RAW_SNAPSHOT
 from customer_overview.catalog import cached_catalog
 from customer_overview.config import LakehouseSettings, MaintenanceSettings
-from customer_overview.curation import PROCESSED_RAW_SNAPSHOT
 from customer_overview.entities import all_entities
-from customer_overview.ingestion import FILE_LOG_TABLE
+from customer_overview.landing_log import FILE_LOG_TABLE
 from customer_overview.multi_table_commit import MultiTableCommit
-from customer_overview.publishing import PUBLISH_LOG_TABLE
+from customer_overview.publish_log import PUBLISH_LOG_TABLE
 from customer_overview.sql import sql_string
 from customer_overview.version_hint import HINT_FILE, local_path
 

@@ -71,7 +71,8 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, TimestampType
 
-from customer_overview.catalog_metadata import apply_table_metadata, tag_properties
+from assets.raw.ingestion import RAW_LINE, STRUCTURAL_ERROR
+from customer_overview.catalog_metadata import ensure_curated_table
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import (
     INGESTED_AT,
@@ -82,7 +83,6 @@ from customer_overview.entities import (
     EntitySchema,
     load_entity,
 )
-from customer_overview.ingestion import RAW_LINE, STRUCTURAL_ERROR
 from customer_overview.sql import quote
 from customer_overview.tables import (
     create_table_if_missing,
@@ -188,21 +188,6 @@ def quarantine_columns_ddl(schema: EntitySchema) -> str:
             *(f"{name} {ddl}" for name, ddl in _QUARANTINE_HISTORY_COLUMNS.items()),
         ]
     )
-
-
-def ensure_curated_table(
-    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema
-) -> None:
-    """The curated table of an entity (or a mart): typed columns, docs, tags, partitioning."""
-    create_table_if_missing(
-        spark,
-        settings,
-        schema.curated_table,
-        schema.curated_ddl_columns(),
-        comment=f"{schema.description} Grain: {schema.grain}",
-        partition_sql=schema.partition_sql(),
-    )
-    apply_table_metadata(settings, schema.curated_table, properties=tag_properties(schema))
 
 
 def ensure_curated_tables(

@@ -16,8 +16,8 @@ from typing import Any
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
+from assets.curated.curation import ARRIVAL_ORDER, RESOLVED_AT, typed_column
 from customer_overview.config import LakehouseSettings
-from customer_overview.curation import ARRIVAL_ORDER, RESOLVED_AT, typed_column
 from customer_overview.entities import SOURCE_FILE, SOURCE_LINE, EntitySchema
 from customer_overview.sql import quote
 

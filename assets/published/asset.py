@@ -1,7 +1,7 @@
 """Publish stage: audited masked outputs -> the next version of the data product.
 
 The step first repairs what a killed publish left behind (see
-:func:`customer_overview.publishing.recover_interrupted_publish`), publishes a new version only
+:func:`assets.published.publishing.recover_interrupted_publish`), publishes a new version only
 if an output changed (metadata ``published: false`` and the reason otherwise), keeps every role
 group's DuckDB export pinned to the current version, and checks that every published table's
 ``main`` is where the publish log says (blocking check ``main_at_published_version``).
@@ -23,26 +23,26 @@ from dagster import (
     asset,
 )
 
-from assets.common import table_key
-from customer_overview.config import LakehouseSettings
-from customer_overview.consume import export_duckdb
-from customer_overview.engine_configs import write_engine_configs
-from customer_overview.faults import fault_point
-from customer_overview.file_modes import grant_group_shares, group_shares
-from customer_overview.gating import FailedGate, decide_outputs, landed_inputs
-from customer_overview.governance import who_sees_what
-from customer_overview.product import DataProductManifest
-from customer_overview.product_card import CheckLine, render_card, write_card
-from customer_overview.publishing import (
-    PUBLISH_LOG_TABLE,
+from assets.consumed.consume import export_duckdb
+from assets.governed.governance import who_sees_what
+from assets.published.engine_configs import write_engine_configs
+from assets.published.product_card import CheckLine, render_card, write_card
+from assets.published.publishing import (
     PublishResult,
     publish,
     published_state_problems,
-    published_versions,
     recover_interrupted_publish,
 )
-from customer_overview.report_server import report_url
-from pipelines.resources import LakehouseResource
+from customer_overview.asset_keys import table_key
+from customer_overview.config import LakehouseSettings
+from customer_overview.faults import fault_point
+from customer_overview.file_modes import grant_group_shares, group_shares
+from customer_overview.landing_log import landed_inputs
+from customer_overview.product import DataProductManifest
+from customer_overview.publish_log import PUBLISH_LOG_TABLE, published_versions
+from customer_overview.report_links import report_url
+from customer_overview.resources import LakehouseResource
+from quality.gates import FailedGate, decide_outputs
 from quality.report_index import ReportEntry, record_report
 
 PUBLISHED_STATE_CHECK = "main_at_published_version"
@@ -257,7 +257,9 @@ def _check_outcomes(context: AssetExecutionContext) -> list[CheckLine]:
     )
     lines = []
     for record in records:
-        evaluation = record.dagster_event.event_specific_data
+        if record.dagster_event is None:
+            continue
+        evaluation = record.dagster_event.asset_check_evaluation_data
         key: AssetKey = evaluation.asset_key
         lines.append(
             CheckLine(

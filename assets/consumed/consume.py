@@ -41,7 +41,7 @@ from customer_overview.catalog import cached_catalog
 from customer_overview.config import LakehouseSettings
 from customer_overview.errors import LakehouseError
 from customer_overview.product import DataProductManifest
-from customer_overview.publishing import published_versions
+from customer_overview.publish_log import published_versions
 from customer_overview.version_hint import local_path
 
 

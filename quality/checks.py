@@ -3,7 +3,7 @@
 Whether the suite's check blocks is the manifest's decision (``quality_gates``): Dagster stops
 everything downstream only for a gate of scope ``version`` or a table of a required input; a gate
 of scope ``outputs`` is reported as an error here and holds back the outputs built from the
-table at publish time (``customer_overview/gating.py``).
+table at publish time (``quality/gates.py``).
 """
 
 from collections.abc import Iterator
@@ -20,21 +20,17 @@ from dagster import (
     multi_asset_check,
 )
 
-from assets.common import table_key
+from customer_overview.asset_keys import table_key
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema
-from customer_overview.gating import (
-    NO_INPUT_YET,
-    input_entities,
-    landed_inputs,
-    stops_the_version,
-)
+from customer_overview.landing_log import landed_inputs
 from customer_overview.product import DataProductManifest
-from customer_overview.publishing import published_versions
-from customer_overview.report_server import report_url
+from customer_overview.publish_log import published_versions
+from customer_overview.report_links import report_url
+from customer_overview.resources import LakehouseResource
 from customer_overview.tables import load_iceberg_table, snapshot_row_count
-from pipelines.resources import LakehouseResource
 from quality.expectations import ExpectationOutcome, ValidationOutcome, validate_table
+from quality.gates import NO_INPUT_YET, input_entities, stops_the_version
 from quality.report_index import ReportEntry, record_report
 from quality.rules import load_rules
 

@@ -21,10 +21,11 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from assets.common import OWNERS, column_schema, table_key, table_metadata
+from customer_overview.asset_keys import OWNERS, column_schema, table_key, table_metadata
+from customer_overview.catalog_metadata import ensure_curated_table
 from customer_overview.config import LakehouseSettings
-from customer_overview.curation import ensure_curated_table
 from customer_overview.entities import MART_NAMES, EntitySchema, load_entity
+from customer_overview.resources import LakehouseResource
 from customer_overview.tables import (
     BUILT_FROM,
     built_from,
@@ -35,7 +36,6 @@ from customer_overview.tables import (
 )
 from marts import build
 from marts.rules import RULES_FILE, load_mart_rules
-from pipelines.resources import LakehouseResource
 
 
 def marts_asset() -> AssetsDefinition:

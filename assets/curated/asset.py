@@ -15,14 +15,14 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets.common import OWNERS, column_schema, table_key, table_metadata
-from assets.profile import PROFILED_ENTITIES
+from assets.curated.curation import CurationResult, curate_entity
+from assets.curated.reconciliation import reconcile
+from customer_overview.asset_keys import OWNERS, column_schema, table_key, table_metadata
 from customer_overview.config import LakehouseSettings
-from customer_overview.curation import CurationResult, curate_entity
 from customer_overview.entities import EntitySchema, load_entity
-from customer_overview.reconciliation import reconcile
-from customer_overview.report_server import latest_report_urls
-from pipelines.resources import LakehouseResource
+from customer_overview.report_links import latest_report_urls
+from customer_overview.resources import LakehouseResource
+from quality.profile_asset import PROFILED_ENTITIES
 from quality.rules import load_rules
 
 RECONCILIATION_CHECK = "no_row_lost"

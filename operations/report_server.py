@@ -34,15 +34,11 @@ from types import FrameType
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
 
-from customer_overview.config import LakehouseSettings
+from customer_overview.report_links import LATEST_KINDS, LATEST_PREFIX, LATEST_PRODUCT_CARD
 
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-LATEST_PREFIX = "latest"
-# /latest/<route>/<table> -> the newest report of this kind (quality.report_index kinds).
-LATEST_KINDS = {"data_docs": "quality", "profile": "profile"}
-LATEST_PRODUCT_CARD = "product_card"
 # Folders under the reports folder that are not reports (Great Expectations' project).
 NOT_SERVED = (("quality", "gx"),)
 CONTENT_TYPES = {
@@ -71,41 +67,6 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; "
     "form-action 'none'; base-uri 'self'; frame-ancestors 'self'"
 )
-
-
-def report_url(settings: LakehouseSettings, path: Path | str) -> str:
-    """The URL of a file under the reports folder, at ``settings.reports.url``.
-
-    Args:
-        settings: The lakehouse (its reports folder and base URL).
-        path: A file under ``settings.reports_dir`` (absolute) or a path relative to it.
-
-    Raises:
-        ValueError: ``path`` is not under the reports folder.
-    """
-    path = Path(path)
-    if path.is_absolute():
-        reports_dir = settings.reports_dir.resolve()
-        resolved = path.resolve()
-        if resolved != reports_dir and reports_dir not in resolved.parents:
-            raise ValueError(f"{path} is not under the reports folder {reports_dir}")
-        path = resolved.relative_to(reports_dir)
-    if ".." in path.parts:
-        raise ValueError(f"{path} is not under the reports folder")
-    return settings.reports.url + quote(path.as_posix())
-
-
-def latest_report_urls(settings: LakehouseSettings, table: str, *, profile: bool) -> dict[str, str]:
-    """Stable links to the newest Data Docs page (and profile) of ``table`` and product card.
-
-    They work before those reports exist: the server redirects once they do.
-    """
-    base = settings.reports.url + LATEST_PREFIX
-    links = {"latest_data_docs": f"{base}/data_docs/{quote(table)}"}
-    if profile:
-        links["latest_profile"] = f"{base}/profile/{quote(table)}"
-    links["latest_product_card"] = f"{base}/{LATEST_PRODUCT_CARD}"
-    return links
 
 
 class ReportRequestHandler(SimpleHTTPRequestHandler):

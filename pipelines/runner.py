@@ -11,7 +11,7 @@ import os
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from dagster import (
     AssetCheckSeverity,
@@ -21,8 +21,6 @@ from dagster import (
     DagsterInstance,
     ExecuteInProcessResult,
 )
-from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
-from dagster._core.events import StepMaterializationData
 
 from customer_overview.config import LakehouseSettings
 from customer_overview.errors import ConfigurationError
@@ -84,7 +82,7 @@ class RunSummary:
     @property
     def publication(self) -> str | None:
         """What the publish step did, in one line (None: it did not run)."""
-        from customer_overview.publishing import PUBLISH_LOG_TABLE
+        from customer_overview.publish_log import PUBLISH_LOG_TABLE
 
         for outcome in self.materialized:
             if outcome.asset.endswith(f"/{PUBLISH_LOG_TABLE}") and "published" in outcome.metadata:
@@ -96,7 +94,7 @@ class RunSummary:
     @property
     def not_in_version(self) -> dict[str, str]:
         """Outputs the publish step left out or carried forward, with the reason."""
-        from customer_overview.publishing import PUBLISH_LOG_TABLE
+        from customer_overview.publish_log import PUBLISH_LOG_TABLE
 
         for outcome in self.materialized:
             if outcome.asset.endswith(f"/{PUBLISH_LOG_TABLE}"):
@@ -114,7 +112,7 @@ INSTANCE_SETTINGS: dict[str, Any] = {
     # instead of failing on the lakehouse's writer lock (the CLI's runs take the lock directly).
     "concurrency": {"runs": {"max_concurrent_runs": 1}},
     # The daemon fails a run stuck in STARTING (its worker died before the run began); runs that
-    # died later are reported failed by the next run (pipelines.resources.fail_dead_runs).
+    # died later are reported failed by the next run (customer_overview.resources.fail_dead_runs).
     "run_monitoring": {"enabled": True, "start_timeout_seconds": 300},
 }
 
@@ -208,10 +206,10 @@ def run_pipeline(
     Raises:
         ConfigurationError: The selection matches no asset.
     """
-    from customer_overview.gating import check_required_inputs
+    from customer_overview.landing_log import check_required_inputs
     from customer_overview.product import load_manifest
+    from customer_overview.resources import LakehouseResource
     from pipelines.definitions import JOB_NAME, build_definitions
-    from pipelines.resources import LakehouseResource
 
     manifest = load_manifest()
     # Before Spark starts: a required input that never landed is a clear error, not a long run.
@@ -275,9 +273,7 @@ def summarize(
     materialized: set[str] = set()
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            materialization = cast(
-                StepMaterializationData, event.event_specific_data
-            ).materialization
+            materialization = event.materialization
             asset = materialization.asset_key.to_user_string()
             materialized.add(asset)
             metadata = {key: value.value for key, value in materialization.metadata.items()}
@@ -285,7 +281,7 @@ def summarize(
             count = rows if isinstance(rows, int) else None
             summary.materialized.append(AssetOutcome(asset, count, metadata))
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = cast(AssetCheckEvaluation, event.event_specific_data)
+            evaluation = event.asset_check_evaluation_data
             asset = evaluation.asset_key.to_user_string()
             summary.checks.append(
                 CheckOutcome(

@@ -242,7 +242,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from customer_overview.runner import run_config_for, run_pipeline
+    from pipelines.runner import run_config_for, run_pipeline
 
     settings = _settings(args)
     with _writer_lock(args, settings, "customer-overview run"):
@@ -264,8 +264,8 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from customer_overview.entities import all_entities
     from customer_overview.landing import scan_landing
-    from customer_overview.runner import run_config_for, run_pipeline
     from generator import GeneratorConfig, generate
+    from pipelines.runner import run_config_for, run_pipeline
 
     settings = _settings(args)
     landing = settings.landing_dir
@@ -318,7 +318,7 @@ def _config_profiles(args: argparse.Namespace) -> int:
 
 
 def _config_dagster_instance(args: argparse.Namespace) -> int:
-    from customer_overview.runner import dagster_home, ensure_instance_settings
+    from pipelines.runner import dagster_home, ensure_instance_settings
 
     home = dagster_home(_settings(args))
     added = ensure_instance_settings(home)
@@ -349,7 +349,7 @@ def _tables(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from customer_overview.consume import query
+    from assets.consumed.consume import query
     from customer_overview.product import load_manifest
 
     columns, rows, version = query(
@@ -374,7 +374,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from customer_overview.consume import export_duckdb
+    from assets.consumed.consume import export_duckdb
     from customer_overview.product import load_manifest
 
     views = export_duckdb(
@@ -393,7 +393,7 @@ def _cluster_folder(args: argparse.Namespace) -> Path:
 
 
 def _cluster_start(args: argparse.Namespace) -> int:
-    from customer_overview.local_cluster import start
+    from operations.local_cluster import start
 
     state = start(_cluster_folder(args), workers=args.workers, worker_memory=args.worker_memory)
     console.print(
@@ -408,7 +408,7 @@ def _cluster_start(args: argparse.Namespace) -> int:
 
 
 def _cluster_stop(args: argparse.Namespace) -> int:
-    from customer_overview.local_cluster import stop
+    from operations.local_cluster import stop
 
     stop(_cluster_folder(args))
     console.print("Stopped.")
@@ -418,7 +418,7 @@ def _cluster_stop(args: argparse.Namespace) -> int:
 def _cluster_env(args: argparse.Namespace) -> int:
     import shlex
 
-    from customer_overview.local_cluster import ClusterState
+    from operations.local_cluster import ClusterState
 
     for key, value in ClusterState.load(_cluster_folder(args)).profile_env().items():
         print(f"export {key}={shlex.quote(value)}")
@@ -426,7 +426,7 @@ def _cluster_env(args: argparse.Namespace) -> int:
 
 
 def _catalog_migrate(args: argparse.Namespace) -> int:
-    from customer_overview.migration import migrate_catalog
+    from operations.migration import migrate_catalog
 
     source = _settings(args)
     target = load_settings(profile=args.target_profile, lakehouse_dir=args.lakehouse_dir)
@@ -443,7 +443,7 @@ def _catalog_migrate(args: argparse.Namespace) -> int:
 
 
 def _reports_serve(args: argparse.Namespace) -> int:
-    from customer_overview.report_server import serve
+    from operations.report_server import serve
 
     settings = _settings(args)
     port = settings.reports.port if args.port is None else args.port
@@ -458,7 +458,7 @@ def _reports_serve(args: argparse.Namespace) -> int:
 
 
 def _versions(args: argparse.Namespace) -> int:
-    from customer_overview.publishing import published_versions
+    from customer_overview.publish_log import published_versions
 
     table = Table(title="Published versions")
     for column in ("version", "published_at", "run_id", "role_group", "table", "snapshot", "rows"):
@@ -478,7 +478,7 @@ def _versions(args: argparse.Namespace) -> int:
 
 
 def _update_customer(args: argparse.Namespace) -> int:
-    from customer_overview.update_customer import parse_assignments, update_customer
+    from operations.update_customer import parse_assignments, update_customer
 
     settings = _settings(args)
     update = update_customer(None, settings, args.cust_id, parse_assignments(args.assignments))

@@ -9,10 +9,10 @@ from dagster import (
     asset,
 )
 
-from assets.common import OWNERS, table_key
-from customer_overview.maintenance import maintain
-from customer_overview.publishing import PUBLISH_LOG_TABLE
-from pipelines.resources import LakehouseResource
+from assets.maintenance.maintenance import maintain
+from customer_overview.asset_keys import OWNERS, table_key
+from customer_overview.publish_log import PUBLISH_LOG_TABLE
+from customer_overview.resources import LakehouseResource
 
 MAINTENANCE_KEY = AssetKey(["fs_accelerator", "lakehouse_maintenance"])
 
