@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 # npm for the reports' CSS/JS/fonts.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps demo run test ui bench lint clean-lakehouse
+.PHONY: setup system-deps demo run test ui bench lint lock clean-lakehouse
 
 # The CSS, JavaScript and fonts the Data Docs load (instead of public CDNs): npm packages pinned
 # in quality/web_assets/package-lock.json; the files the pages use are copied to
@@ -38,11 +38,23 @@ system-deps:
 	fi
 	@java -version 2>&1 | head -1 | grep -Eq 'version "(17|21)' || { echo "Spark 3.5 needs Java 17 or 21: $$(java -version 2>&1 | head -1)"; exit 1; }
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package at the version measured together here (pyproject.toml keeps
+# the ranges for people who install the package elsewhere); `make lock` refreshes it.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+# Re-resolve the newest versions the ranges in pyproject.toml allow, in a scratch virtualenv, and
+# write them to constraints.txt (then run `make test` before committing it).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet ".[dev]"
+	{ echo "# Every package at the version tested together; refresh with \`make lock\`."; \
+	  .venv-lock/bin/pip freeze --all --exclude pip --exclude customer-overview; } > constraints.txt
+	rm -rf .venv-lock
 
 $(REPORT_ASSETS): quality/web_assets/package-lock.json quality/offline_assets.py | $(STAMP)
 	@echo "Report assets: npm ci (10 packages and their dependencies, about 100 MB, ~30 s)"
@@ -81,8 +93,9 @@ bench: setup
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_pipeline.py
 
+# Style, strict types and the import contracts of docs/architecture.md (CI runs this).
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
 clean-lakehouse:
 	rm -rf $(LAKEHOUSE_DIR)

@@ -329,7 +329,8 @@ def _read_profiles(path: Path) -> dict[str, Any]:
     data = read_yaml(path, ConfigurationError, "profiles file")
     if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict):
         raise ConfigurationError(f"{path}: expected a top-level 'profiles:' mapping")
-    return data["profiles"]
+    profiles: dict[str, Any] = data["profiles"]
+    return profiles
 
 
 def _interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:

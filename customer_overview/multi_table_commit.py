@@ -96,13 +96,14 @@ class MultiTableCommit:
             if staged
             else (loaded.metadata, loaded.metadata_location)
         )
-        # The Table API commits through ``table.catalog.commit_table``: that is this object.
+        # The Table API commits through ``table.catalog.commit_table``: that is this object,
+        # which implements that part of ``Catalog`` (duck-typed, hence the cast).
         return Table(
             loaded.name(),
             metadata,
             location,
             loaded.io,
-            catalog=self,  # type: ignore[arg-type]
+            catalog=cast(Catalog, self),
         )
 
     # ----------------------------------------------------- the part of Catalog that Table uses

@@ -7,7 +7,8 @@ through PyIceberg without a JVM.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import EqualTo
@@ -58,8 +59,10 @@ def published_versions(
         log_table = load_iceberg_table(settings, PUBLISH_LOG_TABLE)
     except NoSuchTableError:
         return []
-    # PyIceberg's predicates are pydantic models whose constructor mypy cannot see through.
-    in_group = EqualTo("role_group", role_group) if role_group else None  # type: ignore[call-arg,arg-type]
+    # PyIceberg's predicates are pydantic models: mypy types their constructor from the model
+    # fields, not from the ``(term, literal)`` ``__init__`` they define.
+    equal_to = cast(Callable[[str, Any], EqualTo], EqualTo)
+    in_group = equal_to("role_group", role_group) if role_group else None
     scan = log_table.scan(row_filter=in_group) if in_group is not None else log_table.scan()
     rows = scan.to_arrow().to_pylist()
     return sorted(rows, key=lambda row: (row["published_at"], row["version"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+from typing import TYPE_CHECKING
 
 from dagster import (
     ConfigurableResource,
@@ -38,8 +39,15 @@ from customer_overview.spark import spark_session
 WRITER_TAG = "customer_overview/writer"
 LIVE_STATUSES = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
+if TYPE_CHECKING:
+    # A ConfigurableResource hands itself to assets. Parametrised for the type checker only:
+    # subscripting the pydantic model at run time would add a generated class to the MRO.
+    _ResourceBase = ConfigurableResource["LakehouseResource"]
+else:
+    _ResourceBase = ConfigurableResource
 
-class LakehouseResource(ConfigurableResource):
+
+class LakehouseResource(_ResourceBase):
     """The lakehouse a run works on.
 
     Empty fields fall back to ``$LAKEHOUSE_DIR`` / ``$LAKEHOUSE_PROFILE`` and then to the embedded

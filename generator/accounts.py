@@ -140,12 +140,14 @@ class AccountFrame(ColumnarFrame):
     @property
     def product_type(self) -> np.ndarray:
         """Index into `PRODUCT_TYPES` per account."""
-        return _PRODUCT_TYPE_OF[self.product]
+        product_type: np.ndarray = _PRODUCT_TYPE_OF[self.product]
+        return product_type
 
     @property
     def account_number(self) -> np.ndarray:
         """The 10 digits after "AC": customer ordinal * 10 + slot, unique per account."""
-        return self.customer_ordinal * 10 + self.slot
+        number: np.ndarray = self.customer_ordinal * 10 + self.slot
+        return number
 
 
 def account_counts(rng: np.random.Generator, size: int, mean: float) -> np.ndarray:
@@ -350,7 +352,8 @@ def apply_update(
 def is_transactional(accounts: AccountFrame) -> np.ndarray:
     """Accounts customers pay from: CASA and credit cards."""
     product_type = accounts.product_type
-    return (product_type == _CASA) | (product_type == _CARD)
+    transactional: np.ndarray = (product_type == _CASA) | (product_type == _CARD)
+    return transactional
 
 
 def render_accounts(accounts: AccountFrame) -> dict[str, pa.Array]:

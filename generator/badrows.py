@@ -120,7 +120,8 @@ def _malformed_customers(
 ) -> pa.Array:
     def is_kind(name: str, which: int | None = None) -> np.ndarray:
         matches = kind == CUSTOMER_BAD_ROW_KINDS.index(name)
-        return matches if which is None else matches & (variant == which)
+        selected: np.ndarray = matches if which is None else matches & (variant == which)
+        return selected
 
     customer_id = BAD_CUSTOMER_ID_BASE + serial
     fields["cust_id"] = encoding.integers(customer_id, missing=is_kind("missing_id"))
@@ -153,7 +154,8 @@ def _malformed_transactions(
 ) -> pa.Array:
     def is_kind(name: str, which: int | None = None) -> np.ndarray:
         matches = kind == TRANSACTION_BAD_ROW_KINDS.index(name)
-        return matches if which is None else matches & (variant == which)
+        selected: np.ndarray = matches if which is None else matches & (variant == which)
+        return selected
 
     fields["transaction_id"] = pc.if_else(
         pa.array(is_kind("missing_id")),

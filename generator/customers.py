@@ -587,7 +587,8 @@ def _other_row_of_same_mapping(rng: np.random.Generator, geography: np.ndarray) 
     offset = GEOGRAPHY.mapping_offsets[mapping]
     length = GEOGRAPHY.mapping_lengths[mapping]
     step = 1 + np.floor(rng.random(len(geography)) * (length - 1)).astype(np.int64)
-    return offset + (geography - offset + step) % length
+    other_row: np.ndarray = offset + (geography - offset + step) % length
+    return other_row
 
 
 def _address_lines(

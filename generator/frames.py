@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import Self
+from typing import TYPE_CHECKING, Self, cast
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class ColumnarFrame:
@@ -19,7 +22,9 @@ class ColumnarFrame:
 
     def columns(self) -> dict[str, np.ndarray]:
         """Field name -> array."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        # The mixin is only ever applied to dataclasses.
+        frame = cast("DataclassInstance", self)
+        return {f.name: getattr(self, f.name) for f in fields(frame)}
 
     def __len__(self) -> int:
         return len(next(iter(self.columns().values())))

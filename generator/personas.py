@@ -311,19 +311,21 @@ def excluded_account_types(customers: CustomerFrame, personas: np.ndarray) -> np
     band = _in_band(customers.cibil_score, RECOVERING_BAND)
     no_loan = band & (personas != Persona.RECOVERING_CREDIT_USERS)
     no_card = personas == Persona.SELF_AWARE_AVOIDERS
-    return np.where(no_loan, acc.type_mask(acc.LOAN_TYPE), 0) | np.where(
+    excluded: np.ndarray = np.where(no_loan, acc.type_mask(acc.LOAN_TYPE), 0) | np.where(
         no_card, acc.type_mask(acc.CARD_TYPE), 0
     )
+    return excluded
 
 
 def frozen_account_status(accounts: AccountFrame, personas: np.ndarray) -> np.ndarray:
     """Accounts whose status never changes: Recovering customers' loans and
     Prosperous customers' primary CASA account."""
     owner_persona = personas[accounts.owner]
-    return (
+    frozen: np.ndarray = (
         (owner_persona == Persona.RECOVERING_CREDIT_USERS)
         & (accounts.product_type == acc.LOAN_TYPE)
     ) | ((owner_persona == Persona.PROSPEROUS_AND_CONTENT) & (accounts.slot == 0))
+    return frozen
 
 
 def _in_band(score: np.ndarray, band: tuple[int, int]) -> np.ndarray:
@@ -331,7 +333,10 @@ def _in_band(score: np.ndarray, band: tuple[int, int]) -> np.ndarray:
 
 
 def _prosperous_profile(customers: CustomerFrame) -> np.ndarray:
-    return (customers.affluence_level == _HIGH) & (customers.cibil_score >= PROSPEROUS_BAND[0])
+    prosperous: np.ndarray = (customers.affluence_level == _HIGH) & (
+        customers.cibil_score >= PROSPEROUS_BAND[0]
+    )
+    return prosperous
 
 
 def _convert(

@@ -125,7 +125,8 @@ class TextPools:
     def family_names(self) -> list[str]:
         """The family names as plain strings (for merchant and employer names)."""
         section = self.names.slice(self.family.offset, self.family.length)
-        return section.to_pylist()
+        family_names: list[str] = section.to_pylist()
+        return family_names
 
 
 @functools.lru_cache(maxsize=2)
@@ -232,4 +233,5 @@ def _singapore_lines(rand: random.Random) -> tuple[list[str], list[str], list[st
 
 
 def _locale_of(fake: Faker) -> str:
-    return fake.locales[0]
+    locale: str = fake.locales[0]
+    return locale

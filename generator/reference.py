@@ -35,7 +35,8 @@ class WeightedChoice:
     def probabilities(self) -> np.ndarray:
         """Weights normalised to sum to 1."""
         weights = np.asarray(self.weights, dtype=np.float64)
-        return weights / weights.sum()
+        normalised: np.ndarray = weights / weights.sum()
+        return normalised
 
     def index(self, label: str) -> int:
         """Position of `label`, the integer code used in generated arrays."""

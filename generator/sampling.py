@@ -51,7 +51,8 @@ def categorical(rng: np.random.Generator, probabilities: np.ndarray, size: int) 
     """
     cumulative = np.cumsum(probabilities)
     codes = np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right")
-    return np.minimum(codes, len(probabilities) - 1).astype(np.int8)
+    clamped: np.ndarray = np.minimum(codes, len(probabilities) - 1).astype(np.int8)
+    return clamped
 
 
 def stochastic_round(rng: np.random.Generator, expected: float) -> int:
@@ -72,7 +73,8 @@ def pick_in_ranges(
     Used to draw from the section of a flattened pool that belongs to a group
     (e.g. the street names of one country).
     """
-    return offsets + np.floor(rng.random(len(offsets)) * lengths).astype(np.int64)
+    picked: np.ndarray = offsets + np.floor(rng.random(len(offsets)) * lengths).astype(np.int64)
+    return picked
 
 
 def insertion_order(

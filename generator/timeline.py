@@ -62,7 +62,8 @@ def month_windows(start_date: date, months: int) -> tuple[MonthWindow, ...]:
 
 def to_days(seconds: np.ndarray) -> np.ndarray:
     """Calendar day (epoch days) of epoch-second timestamps."""
-    return np.floor_divide(seconds, SECONDS_PER_DAY)
+    days: np.ndarray = np.floor_divide(seconds, SECONDS_PER_DAY)
+    return days
 
 
 def shift_years(days: np.ndarray, years: np.ndarray) -> np.ndarray:
@@ -81,9 +82,10 @@ def shift_years(days: np.ndarray, years: np.ndarray) -> np.ndarray:
     shifted_month = month_start + (np.asarray(years, dtype=np.int64) * 12).astype("timedelta64[M]")
     shifted_start = shifted_month.astype("datetime64[D]")
     month_length = ((shifted_month + 1).astype("datetime64[D]") - shifted_start).astype(np.int64)
-    return (shifted_start.astype(np.int64) + np.minimum(day_of_month, month_length - 1)).astype(
-        np.int64
-    )
+    shifted: np.ndarray = (
+        shifted_start.astype(np.int64) + np.minimum(day_of_month, month_length - 1)
+    ).astype(np.int64)
+    return shifted
 
 
 def age_at(birth_days: np.ndarray, at_days: np.ndarray) -> np.ndarray:
@@ -93,7 +95,8 @@ def age_at(birth_days: np.ndarray, at_days: np.ndarray) -> np.ndarray:
     """
     birth_year, birth_month_day = _year_and_month_day(birth_days)
     at_year, at_month_day = _year_and_month_day(at_days)
-    return at_year - birth_year - (at_month_day < birth_month_day).astype(np.int64)
+    ages: np.ndarray = at_year - birth_year - (at_month_day < birth_month_day).astype(np.int64)
+    return ages
 
 
 def birth_dates_for_ages(

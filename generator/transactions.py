@@ -193,11 +193,12 @@ class TransactionFrame(ColumnarFrame):
     @property
     def id_number(self) -> np.ndarray:
         """The 14 digits after "TX"."""
-        return (
+        id_number: np.ndarray = (
             self.month * _ID_MONTH_FACTOR
             + self.customer_ordinal * _ID_ORDINAL_FACTOR
             + self.sequence
         )
+        return id_number
 
 
 def build_merchant_pool(pools: TextPools) -> SectionedPool:

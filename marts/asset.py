@@ -8,6 +8,7 @@ commits, so a run with nothing new commits nothing here.
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -58,7 +59,7 @@ def marts_asset() -> AssetsDefinition:
     @multi_asset(name="build_marts", specs=specs, can_subset=False)
     def _build(
         context: AssetExecutionContext, lakehouse: LakehouseResource
-    ) -> Iterator[MaterializeResult]:
+    ) -> Iterator[MaterializeResult[Any]]:
         settings = lakehouse.settings()
         spark = lakehouse.spark()
         rules = load_mart_rules()

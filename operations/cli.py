@@ -14,14 +14,19 @@ import logging
 import math
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from customer_overview.config import available_profiles, load_settings
+from customer_overview.config import LakehouseSettings, available_profiles, load_settings
 from customer_overview.errors import LakehouseError
-from customer_overview.lock import BUSY_EXIT_CODE, LakehouseBusyError
+from customer_overview.lock import BUSY_EXIT_CODE, LakehouseBusyError, LockHolder
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunSummary
 
 console = Console(stderr=False, width=140)
 err_console = Console(stderr=True)
@@ -48,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> LakehouseSettings:
     """Settings from the global options, falling back to the environment and the defaults."""
     return load_settings(profile=args.profile, lakehouse_dir=args.lakehouse_dir)
 
@@ -222,7 +227,9 @@ def _add_wait_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _writer_lock(args: argparse.Namespace, settings, command: str):  # type: ignore[no-untyped-def]
+def _writer_lock(
+    args: argparse.Namespace, settings: LakehouseSettings, command: str
+) -> AbstractContextManager[LockHolder]:
     """The lakehouse's writer lock for this command, taken before any work starts."""
     from customer_overview.lock import writer_lock
 
@@ -497,7 +504,7 @@ def _update_customer(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(summary, settings) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(summary: RunSummary, settings: LakehouseSettings) -> None:
     assets = Table(title=f"Run {summary.run_id}")
     for column in ("asset", "rows", "details"):
         assets.add_column(column)

@@ -25,8 +25,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyspark
 
@@ -325,15 +327,16 @@ def _launch(command: list[str], log_path: Path, environment: dict[str, str]) -> 
     return process.pid
 
 
-def _master_status(state: ClusterState) -> dict | None:
+def _master_status(state: ClusterState) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(f"{state.spark_master_ui}/json/", timeout=2) as response:
-            return json.loads(response.read())
+            status: dict[str, Any] = json.loads(response.read())
+            return status
     except OSError:
         return None
 
 
-def _wait_for(condition, what: str, seconds: float) -> None:
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():

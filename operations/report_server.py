@@ -98,7 +98,7 @@ class ReportRequestHandler(SimpleHTTPRequestHandler):
     )
 
     # ------------------------------------------------------------------------------ serving
-    def send_head(self) -> BinaryIO | None:  # type: ignore[override]
+    def send_head(self) -> BinaryIO | None:
         """Headers of the file or redirect for ``self.path``; the open file for do_GET."""
         request_path = urlsplit(self.path).path
         parts = self.path_parts(request_path)
@@ -133,7 +133,7 @@ class ReportRequestHandler(SimpleHTTPRequestHandler):
         except BaseException:
             file.close()
             raise
-        return file  # type: ignore[return-value]
+        return file
 
     def path_parts(self, request_path: str) -> list[str] | None:
         """The decoded path segments, or None for a path that may not be served.
@@ -161,7 +161,7 @@ class ReportRequestHandler(SimpleHTTPRequestHandler):
             return None
         return real
 
-    def list_directory(self, path: str | os.PathLike[str]) -> None:  # type: ignore[override]
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
         self.send_error(HTTPStatus.NOT_FOUND, "Not found")
         return None
 

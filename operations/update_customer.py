@@ -27,10 +27,11 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import EqualTo
@@ -161,8 +162,10 @@ def _require_customer(settings: LakehouseSettings, schema: EntitySchema, cust_id
             "`customer-overview run` first"
         ) from None
     (key,) = schema.key
-    # PyIceberg's predicates are pydantic models whose constructor mypy cannot see through.
-    is_customer = EqualTo(key, cust_id)  # type: ignore[call-arg,arg-type]
+    # PyIceberg's predicates are pydantic models: mypy types their constructor from the model
+    # fields, not from the ``(term, literal)`` ``__init__`` they define.
+    equal_to = cast(Callable[[str, Any], EqualTo], EqualTo)
+    is_customer = equal_to(key, cust_id)
     found = table.scan(row_filter=is_customer, selected_fields=(key,)).to_arrow()
     if found.num_rows == 0:
         raise UpdateRefusedError(

@@ -42,7 +42,7 @@ def landing_sensor(job_name: str, lakehouse: LakehouseResource) -> SensorDefinit
         description="Starts the pipeline when new CSV files (.csv, .csv.gz, in any subfolder) "
         "land in LAKEHOUSE_DIR/landing/<entity>/; names files it will not ingest.",
     )
-    def _new_landing_files(context: SensorEvaluationContext):  # type: ignore[no-untyped-def]
+    def _new_landing_files(context: SensorEvaluationContext) -> SkipReason | RunRequest:
         settings = lakehouse.settings()
         # A CLI run killed mid-way stays STARTED and would hold the run queue (limit one) for
         # ever: fail runs whose writer process is gone (safe without the lock: live runs stay).

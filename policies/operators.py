@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from pydantic import (
     AfterValidator,
@@ -166,7 +166,8 @@ class MaskOperator(ABC, Generic[ParamsT]):
             pydantic.ValidationError: A parameter is missing, unknown or invalid (the policy
                 loader turns it into an ``InvalidPolicyError`` naming the file).
         """
-        return self.params_model.model_validate(raw)  # type: ignore[return-value]
+        # ``params_model`` is the model of ``ParamsT``: a ClassVar cannot name a type variable.
+        return cast(ParamsT, self.params_model.model_validate(raw))
 
     def summary(self, params: ParamsT) -> str:
         """A short human-readable description for the access matrix, e.g. ``hash (sha256)``."""

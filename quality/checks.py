@@ -16,6 +16,7 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetKey,
     MetadataValue,
     multi_asset_check,
 )
@@ -135,7 +136,7 @@ def describe_failure(table: str, failure: ExpectationOutcome) -> str:
 
 def _check_result(
     name: str,
-    key,
+    key: AssetKey,
     outcome: ValidationOutcome,
     failures: list[ExpectationOutcome],
     blocking: bool,

@@ -23,7 +23,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from customer_overview.asset_keys import OWNERS, table_key
+from customer_overview.asset_keys import OWNERS, Materialized, table_key
 from customer_overview.entities import LINEAGE_COLUMNS, EntitySchema
 from customer_overview.report_links import report_url
 from customer_overview.resources import LakehouseResource
@@ -123,7 +123,7 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
     )
     def customer_overview_profile(
         context: AssetExecutionContext, config: ProfileConfig, lakehouse: LakehouseResource
-    ) -> MaterializeResult:
+    ) -> Materialized:
         settings = lakehouse.settings()
         spark = lakehouse.spark()
         table = spark.table(settings.spark_table(schema.curated_table))

@@ -320,7 +320,8 @@ def _profile_report_class() -> type:
     from ydata_profiling.model.pandas import summary_pandas
 
     summary_pandas.tqdm = functools.partial(tqdm, disable=True)
-    return ProfileReport
+    report_class: type = ProfileReport  # ydata-profiling ships no type information
+    return report_class
 
 
 def _trimmed_report_json(report_json: str, top_values: int) -> str:

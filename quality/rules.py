@@ -19,6 +19,7 @@ evaluated by Python's ``regex`` package; constructs the two read differently are
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -358,7 +359,8 @@ def _check_seed_assertions(path: Path, rule_set: RuleSet, schema: EntitySchema) 
             raise InvalidRulesError(
                 f"{path}: seed assertion on unknown column {column!r} of {schema.entity}"
             )
-        for field, fits, wanted in (
+        # (count field, which rules it may name, what those are called)
+        count_fields: tuple[tuple[str, Callable[[Rule], bool], str], ...] = (
             (
                 "missing_count",
                 lambda r: r.check == "not_null" and not r.when,
@@ -369,7 +371,8 @@ def _check_seed_assertions(path: Path, rule_set: RuleSet, schema: EntitySchema) 
                 lambda r: r.check in INVALID_COUNT_CHECKS and not r.when,
                 f"a {', '.join(INVALID_COUNT_CHECKS[:-1])} or {INVALID_COUNT_CHECKS[-1]} rule",
             ),
-        ):
+        )
+        for field, fits, wanted in count_fields:
             name = getattr(assertion, field)
             if name is None:
                 continue
@@ -417,7 +420,9 @@ def check_rules_compile(spark: SparkSession, rules: RuleSet, schema: EntitySchem
         InvalidRulesError: A rule's SQL does not parse or names something that does not exist,
             or Java cannot compile a rule's pattern.
     """
-    java_pattern = spark.sparkContext._jvm.java.util.regex.Pattern  # type: ignore[union-attr]
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None, "a running SparkContext has a JVM gateway"  # as PySpark asserts
+    java_pattern = jvm.java.util.regex.Pattern
     for rule in rules.rules:
         if rule.pattern is None:
             continue

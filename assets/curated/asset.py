@@ -1,6 +1,7 @@
 """Curate stage: raw rows -> latest valid version per key + quarantine (one factory)."""
 
 from collections.abc import Iterator
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -97,7 +98,7 @@ def curated_assets(schema: EntitySchema) -> AssetsDefinition:
     )
     def _curate(
         context: AssetExecutionContext, config: CurateConfig, lakehouse: LakehouseResource
-    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+    ) -> Iterator[MaterializeResult[Any] | AssetCheckResult]:
         settings = lakehouse.settings()
         spark = lakehouse.spark()
         result = curate_entity(

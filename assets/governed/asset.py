@@ -1,6 +1,7 @@
 """Govern stage: masked outputs per consumer role group (audit branch) + the PII leak scan."""
 
 from collections.abc import Iterator
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -84,7 +85,7 @@ def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -
     )
     def _mask(
         context: AssetExecutionContext, lakehouse: LakehouseResource
-    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+    ) -> Iterator[MaterializeResult[Any] | AssetCheckResult]:
         settings = lakehouse.settings()
         spark = lakehouse.spark()
         policies = product_policies(manifest)

@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from customer_overview.catalog_metadata import apply_table_metadata, tag_properties
 from customer_overview.config import LakehouseSettings
-from customer_overview.entities import EntitySchema
+from customer_overview.entities import EntitySchema, PartitionField
 from customer_overview.product import DataProductManifest, ProductOutput, RoleGroupSpec
 from customer_overview.sql import quote
 from customer_overview.tables import (
@@ -264,7 +264,10 @@ def _write_audit_branch(
 
 
 def _create_empty(
-    masked: DataFrame, qualified: str, partition_columns: list, replace: bool = False
+    masked: DataFrame,
+    qualified: str,
+    partition_columns: list[PartitionField],
+    replace: bool = False,
 ) -> None:
     writer = masked.limit(0).writeTo(qualified).using("iceberg")
     for key, value in DEFAULT_TABLE_PROPERTIES.items():

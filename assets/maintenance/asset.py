@@ -10,7 +10,7 @@ from dagster import (
 )
 
 from assets.maintenance.maintenance import maintain
-from customer_overview.asset_keys import OWNERS, table_key
+from customer_overview.asset_keys import OWNERS, Materialized, table_key
 from customer_overview.publish_log import PUBLISH_LOG_TABLE
 from customer_overview.resources import LakehouseResource
 
@@ -38,7 +38,7 @@ def maintenance_asset() -> AssetsDefinition:
     )
     def lakehouse_maintenance(
         context: AssetExecutionContext, lakehouse: LakehouseResource
-    ) -> MaterializeResult:
+    ) -> Materialized:
         settings = lakehouse.settings()
         report = maintain(settings, lakehouse.spark, progress=context.log.info)
         changed = [table for table in report.tables if table.changed]

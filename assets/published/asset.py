@@ -33,7 +33,7 @@ from assets.published.publishing import (
     published_state_problems,
     recover_interrupted_publish,
 )
-from customer_overview.asset_keys import table_key
+from customer_overview.asset_keys import Materialized, table_key
 from customer_overview.config import LakehouseSettings
 from customer_overview.faults import fault_point
 from customer_overview.file_modes import grant_group_shares, group_shares
@@ -85,7 +85,7 @@ def publish_asset(manifest: DataProductManifest) -> AssetsDefinition:
     )
     def customer_overview_publish(
         context: AssetExecutionContext, lakehouse: LakehouseResource
-    ) -> MaterializeResult:
+    ) -> Materialized:
         settings = lakehouse.settings()
         recovery = recover_interrupted_publish(settings, manifest, progress=context.log.warning)
         spark = lakehouse.spark()

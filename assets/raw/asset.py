@@ -1,6 +1,7 @@
 """Ingest stage: landing CSV drops -> raw Iceberg tables (one asset per entity, one factory)."""
 
 from collections.abc import Iterator
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -92,7 +93,7 @@ def raw_asset(
     )
     def _ingest(
         context: AssetExecutionContext, config: IngestConfig, lakehouse: LakehouseResource
-    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+    ) -> Iterator[MaterializeResult[Any] | AssetCheckResult]:
         settings = lakehouse.settings()
         if required and manifest is not None:
             # The CLI checks this before Spark starts; runs from the UI or a schedule stop here.
