@@ -7,10 +7,10 @@ through for everyone.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from customer_overview.html_pages import render_template
 from policies.model import PolicySet, RoleGroup
 from policies.operators import OPERATORS
 from policies.resolution import ColumnDecision, DefaultDeny, resolve_role_groups
@@ -150,22 +150,12 @@ def _markdown_line(cells: Sequence[str]) -> str:
     return "| " + " | ".join(escaped) + " |"
 
 
-_HTML_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 0.4rem 0.6rem; text-align: left; }
-th { background: #f3f3f3; }
-td.clear { background: #fde2e1; }
-td.masked { background: #e3f1e3; }
-td.denied { background: #e8e8e8; color: #555; }
-"""
-
-
 def render_html(matrix: AccessMatrix, title: str = "Who sees what") -> str:
     """Render the matrix as a self-contained HTML page (inline CSS, every text escaped).
 
     Cells are coloured by outcome: clear (``pass_through``), masked, or denied by default; the
-    resolution's reason is the cell's tooltip.
+    resolution's reason is the cell's tooltip. The page is laid out by
+    ``policies/templates/access_matrix.html.j2``.
 
     Args:
         matrix: The matrix from ``access_matrix``.
@@ -174,31 +164,24 @@ def render_html(matrix: AccessMatrix, title: str = "Who sees what") -> str:
     Returns:
         The HTML document.
     """
-    escape = html.escape
-    header = "".join(f"<th>{escape(name)}</th>" for name in ("column", "tags", *matrix.role_groups))
-    body = []
-    for column, tags in matrix.columns:
-        cells = []
-        for group in matrix.role_groups:
-            row = matrix.row(group, column)
-            outcome = _outcome(row)
-            cells.append(
-                f'<td class="{outcome}" title="{escape(row.reason)}">{escape(row.cell)}</td>'
-            )
-        body.append(
-            f"<tr><td><code>{escape(column)}</code></td><td>{escape(', '.join(tags))}</td>"
-            + "".join(cells)
-            + "</tr>"
+    # One (column, tags, cells) per tagged column; a cell is (outcome, reason, text) per group.
+    lines = [
+        (
+            column,
+            tags,
+            [
+                (_outcome(row), row.reason, row.cell)
+                for row in (matrix.row(group, column) for group in matrix.role_groups)
+            ],
         )
-    rows = "\n".join(body)
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(title)}</title>\n<style>{_HTML_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{escape(title)}</h1>\n"
-        "<p>Untagged columns pass through for every role group.</p>\n"
-        f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>\n"
-        "</body>\n</html>\n"
+        for column, tags in matrix.columns
+    ]
+    return render_template(
+        "policies",
+        "access_matrix.html.j2",
+        title=title,
+        role_groups=matrix.role_groups,
+        lines=lines,
     )
 
 

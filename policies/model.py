@@ -19,6 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from customer_overview.errors import InvalidPolicyError
+from customer_overview.yaml_files import describe_validation, kind_of, parse_yaml, yaml_problem
 from policies.operators import OPERATORS, OperatorParams
 
 UserMatch = Literal["any", "all"]
@@ -229,26 +230,6 @@ class _PolicyDocument(_FileModel):
     policy: _PolicyBody
 
 
-class _StrictYamlLoader(yaml.SafeLoader):
-    """Safe YAML loader that rejects duplicate keys (PyYAML silently keeps the last one)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, str):
-                continue  # policy files only have string keys; the schema reports others
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping",
-                    node.start_mark,
-                    f"duplicate key '{key}'",
-                    key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def load_policy_file(path: Path) -> MaskingPolicy:
     """Read and validate one policy file.
 
@@ -269,19 +250,18 @@ def load_policy_file(path: Path) -> MaskingPolicy:
     except UnicodeDecodeError:
         raise InvalidPolicyError(f"{path}: not UTF-8 text") from None
     try:
-        # A SafeLoader subclass: no arbitrary Python objects.
-        data = yaml.load(text, Loader=_StrictYamlLoader)
+        data = parse_yaml(text)
     except yaml.YAMLError as error:
-        raise InvalidPolicyError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
+        raise InvalidPolicyError(f"{path}: not valid YAML: {yaml_problem(error)}") from None
     if not isinstance(data, dict):
         raise InvalidPolicyError(
             f"{path}: expected a YAML mapping with version, name, type, layer and policy, "
-            f"got {_kind(data)}"
+            f"got {kind_of(data)}"
         )
     try:
         document = _PolicyDocument.model_validate(data)
     except ValidationError as error:
-        raise InvalidPolicyError(f"{path}: {_describe(error)}") from None
+        raise InvalidPolicyError(f"{path}: {describe_validation(error)}") from None
     operator, params = _parse_mask(path, document.policy.data.mask)
     data_policy = document.policy.data
     return MaskingPolicy(
@@ -338,57 +318,17 @@ def _parse_mask(path: Path, mask: dict[str, Any]) -> tuple[str, OperatorParams]:
     if not isinstance(raw_params, dict):
         raise InvalidPolicyError(
             f"{path}: 'policy.data.mask.{name}' must be a mapping of parameters, "
-            f"got {_kind(raw_params)}"
+            f"got {kind_of(raw_params)}"
         )
     try:
         params = OPERATORS[name].parse_params(raw_params)
     except ValidationError as error:
         location = ("policy", "data", "mask", name)
-        raise InvalidPolicyError(f"{path}: {_describe(error, location, 'parameter')}") from None
+        raise InvalidPolicyError(
+            f"{path}: {describe_validation(error, location, 'parameter')}"
+        ) from None
     return name, params
 
 
 def _unknown_operator(name: object) -> str:
     return f"unknown operator {name!r} (known: {', '.join(sorted(OPERATORS))})"
-
-
-def _describe(error: ValidationError, prefix: tuple[str, ...] = (), noun: str = "field") -> str:
-    """Turn pydantic's errors into one line per problem, phrased for the author of the file."""
-    details = error.errors(include_url=False)
-    # A container error caused by a failing item (e.g. "too short" after an invalid tag) only
-    # repeats the item's problem: report the most specific locations.
-    locations = [detail["loc"] for detail in details]
-    problems = []
-    for detail in details:
-        if any(
-            len(other) > len(detail["loc"]) and other[: len(detail["loc"])] == detail["loc"]
-            for other in locations
-        ):
-            continue
-        location = ".".join(str(part) for part in (*prefix, *detail["loc"]))
-        if detail["type"] == "missing":
-            problems.append(f"missing {noun} '{location}'")
-        elif detail["type"] == "extra_forbidden":
-            problems.append(f"unknown {noun} '{location}'")
-        else:
-            message = detail["msg"].removeprefix("Value error, ")
-            problems.append(
-                f"bad {noun} '{location}': {message} (got {_short_repr(detail['input'])})"
-            )
-    return "; ".join(problems)
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        mark = error.problem_mark
-        return f"{error.problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return str(error)
-
-
-def _kind(value: object) -> str:
-    return "an empty file" if value is None else f"a {type(value).__name__}"
-
-
-def _short_repr(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -11,7 +11,6 @@ reports folder can be copied or served as a whole.
 from __future__ import annotations
 
 import fcntl
-import html
 import json
 import logging
 import os
@@ -23,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+from customer_overview.html_pages import render_template
 
 log = logging.getLogger(__name__)
 
@@ -152,45 +153,25 @@ def render_index(
         skipped_lines: Malformed history lines that were skipped; the page says so if any.
 
     Returns:
-        A self-contained HTML document (inline CSS, no external assets).
+        A self-contained HTML document (inline CSS, no external assets), laid out by
+        ``quality/templates/report_index.html.j2``.
     """
     newest_first = sorted(entries, key=lambda entry: entry.created_at, reverse=True)
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(INDEX_TITLE)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{html.escape(INDEX_TITLE)}</h1>",
-        f'<p class="meta">Generated {_utc_text(generated_at)} UTC · '
-        f"{len(newest_first)} report{'' if len(newest_first) == 1 else 's'}</p>",
-    ]
-    if skipped_lines:
-        parts.append(
-            f'<p class="notice">{skipped_lines} malformed line'
-            f"{' was' if skipped_lines == 1 else 's were'} skipped in {ENTRIES_FILE}.</p>"
-        )
-    if not newest_first:
-        parts.append(
-            '<p class="empty">No reports yet. Quality runs, profiles and product cards appear '
-            "here once the pipeline has run.</p>"
-        )
-    else:
-        status_counts = Counter(entry.status for entry in newest_first)
-        badges = " ".join(
-            f'<span class="badge {status}">{status_counts[status]} {status}</span>'
-            for status in STATUSES
-        )
-        parts.append(f'<p class="summary">{badges}</p>')
-        for kind, heading in KIND_SECTIONS.items():
-            of_kind = [entry for entry in newest_first if entry.kind == kind]
-            parts.append(_section(heading, of_kind))
-    parts += ["</body>", "</html>"]
-    return "\n".join(parts) + "\n"
+    status_counts = Counter(entry.status for entry in newest_first)
+    return render_template(
+        "quality",
+        "report_index.html.j2",
+        title=INDEX_TITLE,
+        generated_at=_utc_text(generated_at),
+        report_count=len(newest_first),
+        skipped_lines=skipped_lines,
+        entries_file=ENTRIES_FILE,
+        status_counts=[(status, status_counts[status]) for status in STATUSES],
+        sections=[
+            _section(heading, [entry for entry in newest_first if entry.kind == kind])
+            for kind, heading in KIND_SECTIONS.items()
+        ],
+    )
 
 
 def _read_entries(entries_file: Path) -> tuple[list[ReportEntry], int]:
@@ -215,30 +196,41 @@ def _read_entries(entries_file: Path) -> tuple[list[ReportEntry], int]:
     return [entry for _, entry in numbered], skipped
 
 
-def _section(heading: str, entries: Sequence[ReportEntry]) -> str:
-    if not entries:
-        return (
-            f"<section><h2>{html.escape(heading)}</h2>"
-            f'<p class="empty">No {html.escape(heading.lower())} yet.</p></section>'
-        )
-    rows = "\n".join(_row(entry) for entry in entries)
-    return (
-        f'<section><h2>{html.escape(heading)} <span class="count">({len(entries)})</span></h2>\n'
-        "<table>\n<thead><tr><th>Date (UTC)</th><th>Table</th><th>Title</th><th>Status</th>"
-        f"<th>Details</th></tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table></section>"
-    )
+@dataclass(frozen=True)
+class _Row:
+    """One table row of the index, its values as the page shows them (the template escapes)."""
+
+    created_at_iso: str
+    created_at_text: str
+    table: str
+    title: str
+    href: str
+    status: str
+    details: str
 
 
-def _row(entry: ReportEntry) -> str:
-    # Percent-encoding also turns any "scheme:" into a harmless relative path.
-    href = html.escape(quote(entry.path, safe="/"), quote=True)
-    return (
-        f'<tr><td><time datetime="{entry.created_at.isoformat()}">'
-        f"{_utc_text(entry.created_at)}</time></td>"
-        f"<td>{html.escape(entry.table)}</td>"
-        f'<td><a href="{href}">{html.escape(entry.title)}</a></td>'
-        f'<td><span class="badge {entry.status}">{entry.status}</span></td>'
-        f"<td>{html.escape(entry.details)}</td></tr>"
+@dataclass(frozen=True)
+class _Section:
+    """One kind of report: its heading and its rows, newest first (none: "No ... yet.")."""
+
+    heading: str
+    rows: tuple[_Row, ...]
+
+
+def _section(heading: str, entries: Sequence[ReportEntry]) -> _Section:
+    return _Section(heading=heading, rows=tuple(_row(entry) for entry in entries))
+
+
+def _row(entry: ReportEntry) -> _Row:
+    return _Row(
+        created_at_iso=entry.created_at.isoformat(),
+        created_at_text=_utc_text(entry.created_at),
+        table=entry.table,
+        title=entry.title,
+        # Percent-encoding also turns any "scheme:" into a harmless relative path.
+        href=quote(entry.path, safe="/"),
+        status=entry.status,
+        details=entry.details,
     )
 
 
@@ -261,32 +253,3 @@ def _write_atomically(path: Path, text: str) -> Path:
     os.chmod(temporary.name, 0o666 & ~umask)
     os.replace(temporary.name, path)
     return path
-
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem;
-  color: #1f2328; background: #ffffff; }
-h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
-h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 1px solid #d0d7de;
-  padding-bottom: .25rem; }
-.meta { color: #57606a; margin: 0 0 1rem; }
-.count { color: #57606a; font-weight: normal; }
-.summary .badge { margin-right: .4rem; }
-.empty { color: #57606a; font-style: italic; }
-.notice { background: #fff8c5; border: 1px solid #d4a72c; padding: .5rem .75rem;
-  border-radius: 6px; }
-table { border-collapse: collapse; width: 100%; font-size: .92rem; }
-th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #d8dee4;
-  vertical-align: top; }
-th { background: #f6f8fa; font-weight: 600; }
-tbody tr:nth-child(even) { background: #fafbfc; }
-td:first-child { white-space: nowrap; font-variant-numeric: tabular-nums; }
-a { color: #0969da; text-decoration: none; }
-a:hover { text-decoration: underline; }
-.badge { display: inline-block; padding: .1rem .55rem; border-radius: 999px; font-size: .8rem;
-  font-weight: 600; color: #ffffff; }
-.badge.passed { background: #1a7f37; }
-.badge.failed { background: #cf222e; }
-.badge.warning { background: #9a6700; }
-.badge.ok { background: #0969da; }
-"""

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import mistune
+from markupsafe import Markup
 
 from assets.published.publishing import PublishResult
 from customer_overview.config import LakehouseSettings
+from customer_overview.html_pages import render_template
 from customer_overview.product import DataProductManifest
 from customer_overview.publish_log import PUBLISH_LOG_TABLE
 from quality.gates import VersionDecision
@@ -157,15 +158,9 @@ def write_card(markdown: str, folder: Path, version: str) -> tuple[Path, Path]:
 
 
 def _html_page(title: str, body: str) -> str:
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #1b1f24; }}
-table {{ border-collapse: collapse; margin: 0.5rem 0 1.5rem; }}
-th, td {{ border: 1px solid #d0d7de; padding: 0.3rem 0.6rem; text-align: left; }}
-th {{ background: #f6f8fa; }}
-code, pre {{ background: #f6f8fa; }} pre {{ padding: 0.8rem; overflow-x: auto; }}
-</style></head><body>
-{body}
-</body></html>
-"""
+    """The card's HTML document: ``title`` is escaped, ``body`` (mistune's HTML) is not."""
+    # Markup: ``body`` is already HTML, rendered by mistune from the card's Markdown; escaping
+    # it again would show the tags as text.
+    return render_template(
+        "assets.published", "product_card.html.j2", title=title, body=Markup(body)
+    )
