@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation, Snapshot
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from customer_overview.catalog import cached_catalog
 from customer_overview.config import LakehouseSettings
@@ -137,3 +138,17 @@ def built_from(iceberg: Table, ref: str = "main") -> str | None:
     if snapshot is None or snapshot.summary is None:
         return None
     return snapshot.summary.get(BUILT_FROM)
+
+
+@contextmanager
+def temp_view(source: DataFrame, name: str) -> Iterator[str]:
+    """``source`` as the temporary view ``name`` (the USING side of a MERGE), for the block only.
+
+    The view is dropped on the way out, also when the statement fails: a view left behind would
+    keep the source's lineage (and any cached data under it) alive for the rest of the session.
+    """
+    source.createOrReplaceTempView(name)
+    try:
+        yield name
+    finally:
+        source.sparkSession.catalog.dropTempView(name)

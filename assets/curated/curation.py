@@ -91,6 +91,7 @@ from customer_overview.tables import (
     load_iceberg_table,
     set_table_properties,
     table_property,
+    temp_view,
 )
 from quality.rules import (
     Rule,
@@ -586,11 +587,9 @@ def _write_quarantine(
         return  # no empty commit
     # MERGE, not append: a run that crashed after this step re-reads the same raw rows, and a
     # raw row (file, line, ingest time) is quarantined once.
-    view = f"_rejected_{schema.entity}"
-    rejected.createOrReplaceTempView(view)
     on = " AND ".join(f"t.{name} = s.{name}" for name in (SOURCE_FILE, SOURCE_LINE, INGESTED_AT))
-    spark.sql(f"MERGE INTO {table} t USING {view} s ON {on} WHEN NOT MATCHED THEN INSERT *")
-    spark.catalog.dropTempView(view)
+    with temp_view(rejected, f"_rejected_{schema.entity}") as view:
+        spark.sql(f"MERGE INTO {table} t USING {view} s ON {on} WHEN NOT MATCHED THEN INSERT *")
 
 
 def _record_rechecks(
@@ -624,23 +623,21 @@ def _record_rechecks(
     if not changed.take(1):
         return
     table = settings.spark_table(schema.quarantine_table)
-    view = f"_rechecked_{schema.entity}"
-    changed.createOrReplaceTempView(view)
     on = " AND ".join(f"t.{name} = s.{name}" for name in ARRIVAL_ORDER)
     history = (
         f"coalesce(t.{VERDICTS}, array(named_struct('evaluated_at', t.{QUARANTINED_AT}, "
         f"'run_id', t.{RUN_ID}, 'verdict', '{VERDICT_REJECTED}', 'rule_names', t.{RULE_NAMES})))"
     )
     # A resolved row keeps the rules it had been quarantined for in _rule_names / _reasons.
-    spark.sql(
-        f"MERGE INTO {table} t USING {view} s ON {on} AND t.{RESOLVED_AT} IS NULL "
-        f"WHEN MATCHED AND s._valid THEN UPDATE SET "
-        f"t.{RESOLVED_AT} = s._evaluated_at, t.{RESOLVED_RUN_ID} = s._evaluated_by, "
-        f"t.{VERDICTS} = concat({history}, s._entry) "
-        f"WHEN MATCHED THEN UPDATE SET t.{RULE_NAMES} = s.{RULE_NAMES}, "
-        f"t.{REASONS} = s.{REASONS}, t.{VERDICTS} = concat({history}, s._entry)"
-    )
-    spark.catalog.dropTempView(view)
+    with temp_view(changed, f"_rechecked_{schema.entity}") as view:
+        spark.sql(
+            f"MERGE INTO {table} t USING {view} s ON {on} AND t.{RESOLVED_AT} IS NULL "
+            f"WHEN MATCHED AND s._valid THEN UPDATE SET "
+            f"t.{RESOLVED_AT} = s._evaluated_at, t.{RESOLVED_RUN_ID} = s._evaluated_by, "
+            f"t.{VERDICTS} = concat({history}, s._entry) "
+            f"WHEN MATCHED THEN UPDATE SET t.{RULE_NAMES} = s.{RULE_NAMES}, "
+            f"t.{REASONS} = s.{REASONS}, t.{VERDICTS} = concat({history}, s._entry)"
+        )
 
 
 def _write_latest(
@@ -697,13 +694,11 @@ def _write_latest(
             return
         if result.updated + result.inserted == 0:
             return
-        view = f"_latest_{schema.entity}"
-        winners.createOrReplaceTempView(view)
         on = " AND ".join(f"t.{quote(name)} = s.{quote(name)}" for name in key)
-        spark.sql(
-            f"MERGE INTO {table} t USING {view} s ON {on} "
-            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-        )
-        spark.catalog.dropTempView(view)
+        with temp_view(winners, f"_latest_{schema.entity}") as view:
+            spark.sql(
+                f"MERGE INTO {table} t USING {view} s ON {on} "
+                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+            )
     finally:
         ranked.unpersist()

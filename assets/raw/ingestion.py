@@ -61,6 +61,7 @@ from customer_overview.tables import (
     create_table_if_missing,
     current_snapshot_id,
     load_iceberg_table,
+    temp_view,
 )
 
 log = logging.getLogger(__name__)
@@ -413,15 +414,13 @@ def _drop_duplicates_within_batch(batch: DataFrame, schema: EntitySchema) -> Dat
 def _merge_into_raw(
     spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema, batch: DataFrame
 ) -> None:
-    view = f"_incoming_{schema.entity}"
-    batch.createOrReplaceTempView(view)
     on = " AND ".join(f"t.{quote(name)} <=> s.{quote(name)}" for name in _match_columns(schema))
-    spark.sql(
-        f"MERGE INTO {settings.spark_table(schema.raw_table)} t USING {view} s "
-        f"ON {on} AND t.{RECORD_HASH} = s.{RECORD_HASH} "
-        "WHEN NOT MATCHED THEN INSERT *"
-    )
-    spark.catalog.dropTempView(view)
+    with temp_view(batch, f"_incoming_{schema.entity}") as view:
+        spark.sql(
+            f"MERGE INTO {settings.spark_table(schema.raw_table)} t USING {view} s "
+            f"ON {on} AND t.{RECORD_HASH} = s.{RECORD_HASH} "
+            "WHEN NOT MATCHED THEN INSERT *"
+        )
 
 
 def _added_records(settings: LakehouseSettings, table: str, before: int | None) -> int:

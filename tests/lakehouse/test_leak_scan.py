@@ -1,0 +1,65 @@
+"""``scan_for_leaks`` on real tables: clean masked outputs pass, a clear value in a masked column
+is found and counted, and a column the group may see in clear is never called a leak."""
+
+from __future__ import annotations
+
+from lakehouse_support import customer, write_customers
+
+from assets.curated.curation import curate_entity
+from assets.governed.governance import (
+    AUDIT_BRANCH,
+    product_policies,
+    scan_for_leaks,
+    write_masked_outputs,
+)
+from assets.raw.ingestion import ingest_entity
+from customer_overview.entities import load_entity
+from customer_overview.product import load_manifest
+from quality.rules import load_rules
+
+CUSTOMERS = load_entity("customers")
+
+
+def _masked_lakehouse(spark, settings):
+    rows = [
+        customer("1000000001", email_addr="ana.silva@example.com"),
+        customer("1000000002", email_addr="soren.odegard@example.com"),
+        customer("1000000003", email_addr="li.wei@example.com"),
+    ]
+    write_customers(settings.landing_dir, "customers_00001.csv", rows)
+    ingest_entity(spark, settings, CUSTOMERS, "leak-test")
+    curate_entity(spark, settings, CUSTOMERS, load_rules("customers"), "leak-test")
+    manifest = load_manifest()
+    output = manifest.output("customer_overview")
+    policies = product_policies(manifest)
+    write_masked_outputs(spark, settings, manifest, output, policies, progress=lambda _: None)
+    return manifest, output, policies
+
+
+def test_masked_outputs_hold_no_clear_value_and_a_planted_one_is_counted(lake_spark, lakehouse):
+    manifest, output, policies = _masked_lakehouse(lake_spark, lakehouse)
+    restricted = manifest.role_group("restricted")
+    clean = scan_for_leaks(lake_spark, lakehouse, manifest, output, restricted, policies)
+    assert not clean.leaked, clean.leaks
+    assert "email_addr" in clean.checked_columns  # hashed for restricted: the scan looks at it
+
+    # Plant the clear e-mail of one customer in the restricted copy's audit branch.
+    table = lakehouse.spark_table(output.published_table("restricted"))
+    lake_spark.sql(
+        f"UPDATE {table}.branch_{AUDIT_BRANCH} SET email_addr = 'li.wei@example.com' "
+        "WHERE cust_id = '1000000003'"
+    )
+    leaked = scan_for_leaks(lake_spark, lakehouse, manifest, output, restricted, policies)
+    assert leaked.leaked
+    assert leaked.leaks["email_addr"] == 1
+    assert all(count == 0 for column, count in leaked.leaks.items() if column != "email_addr")
+
+
+def test_a_group_entitled_to_clear_values_has_nothing_to_leak(lake_spark, lakehouse):
+    manifest, output, policies = _masked_lakehouse(lake_spark, lakehouse)
+    report = scan_for_leaks(
+        lake_spark, lakehouse, manifest, output, manifest.role_group("pii_reader"), policies
+    )
+    # pii_reader's policy passes the personal columns through: none is guarded, none can leak.
+    assert "email_addr" not in report.checked_columns
+    assert not report.leaked
