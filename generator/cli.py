@@ -1,19 +1,20 @@
-"""Command-line glue: the `customer-overview` command's generator arguments.
+"""Command-line glue: the `customer-overview generate` options, and `python -m generator`.
 
-The main command (written elsewhere) calls `add_arguments` on its sub-parser and
-`run` with the parsed arguments; `python -m generator` does the same on its own.
+The main command (written elsewhere) puts `options` on its `generate` command and calls `run`
+with the parsed options; `python -m generator` (`main`) does the same on its own.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import click
 
 from generator.config import GeneratorConfig
 from generator.errors import GeneratorError
@@ -21,19 +22,23 @@ from generator.run import generate
 
 _DEFAULTS = {f.name: f.default for f in fields(GeneratorConfig) if f.name != "customers"}
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _iso_date(text: str) -> date:
+
+def _iso_date(ctx: click.Context, param: click.Parameter, value: str | date) -> date:
+    if isinstance(value, date):  # the default
+        return value
     try:
-        return date.fromisoformat(text)
+        return date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
 # (flag, type, metavar, help) of the optional parameters; defaults come from
 # GeneratorConfig so the CLI and the API cannot drift apart.
-_OPTIONS: tuple[tuple[str, Callable[[str], Any], str, str], ...] = (
+_OPTIONS: tuple[tuple[str, type[Any], str, str], ...] = (
     ("--seed", int, "S", "random seed; same config and seed give identical files"),
-    ("--start-date", _iso_date, "YYYY-MM-DD", "date of the initial load"),
+    ("--start-date", str, "YYYY-MM-DD", "date of the initial load"),
     ("--months", int, "M", "monthly change batches after the initial load"),
     ("--update-rate", float, "F", "share of customers and accounts changed per month"),
     ("--duplicate-rate", float, "F", "exact duplicates per row of each customer file"),
@@ -44,53 +49,66 @@ _OPTIONS: tuple[tuple[str, Callable[[str], Any], str, str], ...] = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the generator's options to `parser`.
+def options(command: F) -> F:
+    """Put the generator's options on a click command function (`--customers`, `--out`, ...).
 
     Args:
-        parser: Parser (or sub-command parser) to extend.
+        command: The function a click command decorator is applied to next.
     """
-    parser.add_argument(
-        "--customers", type=int, required=True, metavar="N", help="customers in the initial load"
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="output folder (created if missing; must not hold an earlier run)",
-    )
-    for flag, parse, metavar, help_text in _OPTIONS:
+    decorators = [
+        click.option(
+            "--customers",
+            type=int,
+            required=True,
+            metavar="N",
+            help="customers in the initial load",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            required=True,
+            metavar="DIR",
+            help="output folder (created if missing; must not hold an earlier run)",
+        ),
+    ]
+    for flag, kind, metavar, help_text in _OPTIONS:
         default = _DEFAULTS[flag.removeprefix("--").replace("-", "_")]
-        parser.add_argument(
-            flag,
-            type=parse,
-            default=default,
-            metavar=metavar,
-            help=f"{help_text} (default: {default})",
+        decorators.append(
+            click.option(
+                flag,
+                type=kind,
+                default=default,
+                metavar=metavar,
+                callback=_iso_date if flag == "--start-date" else None,
+                help=f"{help_text} (default: {default})",
+            )
         )
+    for decorator in reversed(decorators):  # click lists a function's options bottom-up
+        command = decorator(command)
+    return command
 
 
-def run(args: argparse.Namespace) -> int:
-    """Generate the drops described by `args` and print a summary to stdout.
+def run(params: Mapping[str, Any]) -> int:
+    """Generate the drops described by `params` and print a summary to stdout.
 
     Progress lines go to stderr.
 
     Args:
-        args: Parsed arguments from a parser set up by `add_arguments`.
+        params: Parsed options of a command set up by `options` (click's `ctx.params`).
 
     Returns:
         0 on success, 2 if the arguments are invalid (message on stderr).
     """
+    out: Path = params["out"]
     try:
         # Every config field is a command-line option of the same name (see _OPTIONS).
-        config = GeneratorConfig(**{f.name: getattr(args, f.name) for f in fields(GeneratorConfig)})
+        config = GeneratorConfig(**{f.name: params[f.name] for f in fields(GeneratorConfig)})
         started = time.perf_counter()
-        manifest = generate(config, args.out, progress=_print_progress)
+        manifest = generate(config, out, progress=_print_progress)
     except GeneratorError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(format_summary(manifest, args.out, time.perf_counter() - started))
+    print(format_summary(manifest, out, time.perf_counter() - started))
     return 0
 
 
@@ -132,15 +150,36 @@ def format_funnel(funnel: dict[str, int]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """The options of `python -m generator` from `argv` (default: the process's arguments).
+
+    As argparse: a usage error prints the usage and the error on stderr and exits 2, ``-h``
+    prints the help and exits 0.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        with _command.make_context("python -m generator", args) as ctx:
+            return dict(ctx.params)
+    except click.exceptions.Exit as exit_:  # after --help
+        raise SystemExit(exit_.exit_code) from None
+    except click.ClickException as error:
+        error.show()
+        raise SystemExit(error.exit_code) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """`python -m generator`: parse `argv` and run."""
-    parser = argparse.ArgumentParser(
-        prog="python -m generator",
-        description="Write synthetic customer-overview CSV drops and their manifest.",
-    )
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return run(parse_args(argv))
 
 
 def _print_progress(message: str) -> None:
     print(f"[generator] {message}", file=sys.stderr, flush=True)
+
+
+@click.command(
+    help="Write synthetic customer-overview CSV drops and their manifest.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@options
+def _command(**params: Any) -> int:
+    return run(params)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from generator import GeneratorConfig, generate
-from generator.cli import add_arguments, run
+from generator.cli import parse_args, run
 from generator.errors import OutputDirectoryNotEmptyError
 
 
@@ -99,10 +99,8 @@ def test_progress_is_reported(tmp_path: Path) -> None:
     assert any(m.startswith("chunk 1/1") for m in messages)
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return parser.parse_args(argv)
+def _parse(argv: list[str]) -> dict[str, Any]:
+    return parse_args(argv)
 
 
 def test_cli_runs_and_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
