@@ -35,6 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
 from customer_overview.config import LakehouseSettings
 from customer_overview.errors import LakehouseError
 
@@ -211,25 +213,34 @@ def acquire_writer_lock(
                 _write_holder(held.descriptor, held.holder)
             return WriterLock(path)
     holder = current_holder(command, run_id)
-    deadline = time.monotonic() + wait_seconds
     waited_since = time.monotonic()
     next_progress = waited_since + PROGRESS_EVERY_SECONDS
-    while True:
-        try:
-            held = _try_lock(settings, path, holder)
-            break
-        except LakehouseBusyError as busy:
-            now = time.monotonic()
-            if now >= deadline:
-                if wait_seconds:
-                    raise LakehouseBusyError(
-                        f"{busy} (waited {now - waited_since:.0f} s)"
-                    ) from None
-                raise
-            if progress is not None and now >= next_progress:
-                progress(f"waiting ({now - waited_since:.0f} s): {busy.args[0]}")
-                next_progress = now + PROGRESS_EVERY_SECONDS
-            time.sleep(min(POLL_SECONDS, max(deadline - now, 0.0)))
+
+    def report_waiting(attempt: RetryCallState) -> None:
+        nonlocal next_progress
+        now = time.monotonic()
+        if progress is not None and now >= next_progress and attempt.outcome is not None:
+            busy = attempt.outcome.exception()
+            reason = busy.args[0] if busy is not None and busy.args else "busy"
+            progress(f"waiting ({now - waited_since:.0f} s): {reason}")
+            next_progress = now + PROGRESS_EVERY_SECONDS
+
+    # Only a busy lock is retried; any other error (a catalog that is down) fails at once.
+    # stop_after_delay(0) tries once: refuse at once.
+    retrying = Retrying(
+        retry=retry_if_exception_type(LakehouseBusyError),
+        stop=stop_after_delay(wait_seconds),
+        wait=wait_fixed(POLL_SECONDS),
+        before_sleep=report_waiting,
+        reraise=True,
+    )
+    try:
+        held = retrying(_try_lock, settings, path, holder)
+    except LakehouseBusyError as busy:
+        if wait_seconds:
+            waited = time.monotonic() - waited_since
+            raise LakehouseBusyError(f"{busy} (waited {waited:.0f} s)") from None
+        raise
     with _registry_lock:
         _held[path] = held
     return WriterLock(path)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pyspark
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from customer_overview.config import POSTGRES_JDBC_JAR
 from customer_overview.errors import ConfigurationError
@@ -337,12 +338,15 @@ def _master_status(state: ClusterState) -> dict[str, Any] | None:
 
 
 def _wait_for(condition: Callable[[], bool], what: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise ConfigurationError(f"timed out after {seconds:.0f} s waiting for {what}")
+    retrying = Retrying(
+        retry=retry_if_result(lambda ready: not ready),
+        stop=stop_after_delay(seconds),
+        wait=wait_fixed(0.5),
+    )
+    try:
+        retrying(condition)
+    except RetryError:
+        raise ConfigurationError(f"timed out after {seconds:.0f} s waiting for {what}") from None
 
 
 def _terminate(pid: int) -> None:
