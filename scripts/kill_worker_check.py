@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from assets.consumed.consume import query
-from customer_overview import local_cluster
 from customer_overview.config import load_settings
 from customer_overview.product import load_manifest
 from generator import GeneratorConfig, generate
+from operations import local_cluster
 
 
 def main() -> int:

@@ -279,7 +279,7 @@ def test_publishing_after_a_policy_is_revoked_fails_the_leak_check(
 @pytest.fixture(scope="module")
 def local_cluster(tmp_path_factory: pytest.TempPathFactory):
     """A standalone Spark master with two workers and a private PostgreSQL catalog."""
-    from customer_overview import local_cluster as cluster
+    from operations import local_cluster as cluster
 
     folder = tmp_path_factory.mktemp("cluster")
     state = cluster.start(folder, workers=2, worker_memory="1g")

@@ -152,7 +152,7 @@ def _published_snapshots(settings: LakehouseSettings) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def cluster_lake(tmp_path_factory: pytest.TempPathFactory):
     """A standalone Spark cluster (one worker) and a private PostgreSQL catalog, one version."""
-    from customer_overview import local_cluster
+    from operations import local_cluster
 
     folder = tmp_path_factory.mktemp("crash_cluster")
     state = local_cluster.start(folder / "cluster", workers=1, worker_memory="1g")

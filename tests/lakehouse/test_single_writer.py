@@ -224,7 +224,7 @@ def test_the_raw_check_fails_on_a_record_held_twice(lakehouse, lake_spark):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     """A standalone Spark master with one worker and a private PostgreSQL catalog."""
-    from customer_overview import local_cluster
+    from operations import local_cluster
 
     folder = tmp_path_factory.mktemp("cluster")
     state = local_cluster.start(folder, workers=1, worker_memory="1g")
