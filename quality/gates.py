@@ -4,8 +4,9 @@ Three questions decide it, each answered from declarations (no Spark here):
 
 * **Has the input landed?** An input has landed once a file of its entity sits in the landing
   folder or the landing file log remembers one. A required input that never landed stops the run
-  before Spark starts (:func:`check_required_inputs`); an optional one leaves out every output
-  built from it (:func:`decide_outputs`), visibly, until its first file lands.
+  before Spark starts (:func:`customer_overview.landing_log.check_required_inputs`); an
+  optional one leaves out every output built from it (:func:`decide_outputs`), visibly, until
+  its first file lands.
 * **What is an output built from?** Lineage is declared once: an entity's rules name the entities
   it references (``references`` rules), a mart's schema its ``sources:``. :func:`upstream` closes
   over both, so the products a campaign references, or the accounts a mart reads, count.

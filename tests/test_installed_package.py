@@ -71,13 +71,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def _run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _python_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python <args>`` in ``cwd`` that sees the installed wheel and none of the checkout."""
     # -P: the working folder is not put on sys.path; PYTHONPATH names only the installed wheel,
     # ahead of this environment's site-packages (which map the checkout, editable).
     env = {**os.environ, "PYTHONPATH": str(site), "LAKEHOUSE_DIR": str(cwd / "lakehouse")}
     env.pop("DATAPRODUCT_MANIFEST", None)
     return subprocess.run(
-        [sys.executable, "-P", "-m", "operations.cli", *args],
+        [sys.executable, "-P", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -86,20 +87,16 @@ def _run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedPro
     )
 
 
+def _run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``customer-overview <args>`` from the installed wheel."""
+    return _python_installed(site, cwd, "-m", "operations.cli", *args)
+
+
 def test_the_installed_package_reads_its_own_files(installed, tmp_path):
-    probe = subprocess.run(
-        [
-            sys.executable,
-            "-P",
-            "-c",
-            "import customer_overview.product as p; print(p.manifest_path())",
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(installed)},
-        capture_output=True,
-        text=True,
-        check=True,
+    probe = _python_installed(
+        installed, tmp_path, "-c", "import customer_overview.product as p; print(p.manifest_path())"
     )
+    assert probe.returncode == 0, probe.stderr[-3000:]
     assert Path(probe.stdout.strip()).is_relative_to(installed)
 
 
@@ -121,13 +118,7 @@ def test_the_installed_command_loads_every_contract_file(installed, tmp_path):
         "assert (WEB_ASSETS_DIR / 'vendor' / 'PACKAGES.json').is_file(), WEB_ASSETS_DIR;"
         "print(WEB_ASSETS_DIR)"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-P", "-c", probe],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(installed)},
-        capture_output=True,
-        text=True,
-    )
+    loaded = _python_installed(installed, tmp_path, "-c", probe)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     assert Path(loaded.stdout.strip()).is_relative_to(installed)
 

@@ -62,7 +62,7 @@ from customer_overview.tables import (
 )
 from customer_overview.version_hint import stale_version_hints, write_version_hint
 
-if TYPE_CHECKING:  # the gating module reads landing state; publishing only reads its verdicts
+if TYPE_CHECKING:  # publishing only reads the gates' verdict; it never computes one
     from quality.gates import VersionDecision
 
 log = logging.getLogger(__name__)
