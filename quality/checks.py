@@ -156,6 +156,7 @@ def _check_result(
             "rows_validated": outcome.rows,
             "data_docs_page": _served_link(settings, outcome.docs_page),
             "data_docs_index": _served_link(settings, outcome.docs_index),
+            "data_docs_failures": _served_link(settings, outcome.failures_page),
             "seconds": round(outcome.seconds, 2),
         },
     )

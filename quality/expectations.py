@@ -13,6 +13,8 @@ Spark DataFrame (GX Spark data source): nothing is collected to pandas. Data Doc
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import os
@@ -83,6 +85,7 @@ class ValidationOutcome:
     docs_page: Path | None
     docs_index: Path | None
     seconds: float
+    failures_page: Path | None = None  # the failed expectations' counts and samples
 
     @property
     def blocking_failures(self) -> list[ExpectationOutcome]:
@@ -344,6 +347,15 @@ def _partition_columns(schema: EntitySchema) -> list[str]:
 
 
 # ------------------------------------------------------------------------------- running it
+# Screening asks GX for pass/fail only: its unexpected counts are aggregates that GX bundles into
+# a few Spark jobs over the whole suite. Counts, percentages and sample values cost one Spark job
+# per expectation (measured: 96 expectations over 303 customers, 54 s as SUMMARY, 10 s as
+# BOOLEAN_ONLY), so only the expectations that failed are asked again for them.
+SCREENING_FORMAT: dict[str, Any] = {"result_format": "BOOLEAN_ONLY"}
+DETAIL_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 10}
+FAILURES_SUFFIX = "_failures"
+
+
 def validate_table(
     spark: SparkSession,
     settings: LakehouseSettings,
@@ -354,6 +366,10 @@ def validate_table(
 ) -> ValidationOutcome:
     """Run the table's suite on its current snapshot and update the Data Docs.
 
+    The whole suite is screened (pass/fail, in few scans); when expectations fail, they run once
+    more as ``<table>_failures`` for their unexpected counts and sample values. Both runs are
+    pages of the Data Docs.
+
     Args:
         spark: Session bound to the lakehouse's catalog (GX reuses it).
         settings: The lakehouse.
@@ -362,68 +378,112 @@ def validate_table(
         run_id: The Dagster run, part of the Data Docs run name.
         previous_rows: Row count of the table at the last publish, for the bounds expectation.
     """
-    gx = _gx()
-    from great_expectations.checkpoint.actions import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
     started = datetime.now(UTC)
     table = schema.curated_table
-    # Every expectation is at least one Spark job over this frame: compute it once.
+    run_name = f"{table}-{run_id}"
+    run = RunIdentifier(run_name=run_name, run_time=started)
+    meta = {"rules_file": f"quality/rules/{schema.entity}.yaml"}
+    # Every expectation reads this frame: compute it once.
     frame = validation_frame(spark, settings, schema, rules).persist()
     try:
         with _gx_lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             context = gx_context(settings)
             batch_definition = _batch_definition(context, table)
-            suite = context.suites.add_or_update(
-                gx.ExpectationSuite(
-                    name=f"{table}_suite",
-                    expectations=build_expectations(schema, rules, previous_rows),
-                    meta={"rules_file": f"quality/rules/{schema.entity}.yaml"},
-                )
-            )
-            definition = context.validation_definitions.add_or_update(
-                gx.ValidationDefinition(
-                    name=f"{table}_validation", data=batch_definition, suite=suite
-                )
-            )
-            checkpoint = context.checkpoints.add_or_update(
-                gx.Checkpoint(
-                    name=f"{table}_checkpoint",
-                    validation_definitions=[definition],
-                    actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
-                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
-                )
-            )
-            run_name = f"{table}-{run_id}"
-            result = checkpoint.run(
-                batch_parameters={"dataframe": frame},
-                run_id=RunIdentifier(run_name=run_name, run_time=started),
-            )
+            expectations = build_expectations(schema, rules, previous_rows)
+            screening = _checkpoint(
+                context, batch_definition, table, expectations, SCREENING_FORMAT, meta
+            ).run(batch_parameters={"dataframe": frame}, run_id=run)
+            ((key, validation),) = screening.run_results.items()
+            results = [_outcome(result) for result in validation.results]
+            failed = {outcome.rule for outcome in results if not outcome.success}
+            failures_page = None
+            if failed:
+                again = [
+                    e
+                    for e in build_expectations(schema, rules, previous_rows)
+                    if e.meta["rule"] in failed
+                ]
+                detail = _checkpoint(
+                    context, batch_definition, table + FAILURES_SUFFIX, again, DETAIL_FORMAT, meta
+                ).run(batch_parameters={"dataframe": frame}, run_id=run)
+                ((detail_key, detail_validation),) = detail.run_results.items()
+                details = {o.rule: o for o in map(_outcome, detail_validation.results)}
+                results = [details.get(outcome.rule, outcome) for outcome in results]
+                failures_page = _docs_path(context, detail_key)
             # GX's pages load their CSS/JS from CDNs: point them at the vendored copies.
             make_data_docs_offline(quality_dirs(settings)[1], settings.reports_dir)
-            ((key, validation),) = result.run_results.items()
             page = _docs_path(context, key)
             index = _docs_path(context, None)
+        rows = frame.count()
     finally:
         frame.unpersist()
-    rows = next(
-        (
-            r.result.get("element_count")
-            for r in validation.results
-            if r.result and r.result.get("element_count") is not None
-        ),
-        0,
-    )
     return ValidationOutcome(
         table=table,
-        suite=suite.name,
+        suite=f"{table}_suite",
         run_name=run_name,
-        rows=int(rows or 0),
-        outcomes=[_outcome(r) for r in validation.results],
+        rows=rows,
+        outcomes=results,
         docs_page=page,
         docs_index=index,
+        failures_page=failures_page,
         seconds=(datetime.now(UTC) - started).total_seconds(),
+    )
+
+
+def _checkpoint(
+    context: Any,
+    batch_definition: Any,
+    name: str,
+    expectations: list[Any],
+    result_format: dict[str, Any],
+    meta: dict[str, Any],
+) -> Any:
+    """The checkpoint ``<name>_checkpoint`` validating ``expectations``, stored in the context.
+
+    Suite, validation definition and checkpoint are written only when they differ from the
+    stored ones (a fingerprint in the suite's meta): GX's ``add_or_update`` compares every
+    expectation with every stored one (measured: 12 s of a 23 s validation of 96 expectations).
+    """
+    gx = _gx()
+    from great_expectations.checkpoint.actions import UpdateDataDocsAction
+    from great_expectations.exceptions import DataContextError
+
+    configurations = [
+        {k: v for k, v in e.configuration.to_json_dict().items() if k != "id"} for e in expectations
+    ]
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            [configurations, result_format, SITE_NAME, batch_definition.id],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()
+    names = (f"{name}_suite", f"{name}_validation", f"{name}_checkpoint")
+    try:
+        suite = context.suites.get(names[0])
+        if suite.meta.get("fingerprint") == fingerprint:
+            context.validation_definitions.get(names[1])
+            return context.checkpoints.get(names[2])
+    except DataContextError:
+        pass  # not stored yet (or only in part): written below
+    suite = context.suites.add_or_update(
+        gx.ExpectationSuite(
+            name=names[0], expectations=expectations, meta={**meta, "fingerprint": fingerprint}
+        )
+    )
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=names[1], data=batch_definition, suite=suite)
+    )
+    return context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=names[2],
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
+            result_format=result_format,
+        )
     )
 
 
