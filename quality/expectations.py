@@ -449,7 +449,7 @@ def _checkpoint(
     """
     gx = _gx()
     from great_expectations.checkpoint.actions import UpdateDataDocsAction
-    from great_expectations.exceptions import DataContextError
+    from great_expectations.exceptions.exceptions import DataContextError
 
     configurations = [
         {k: v for k, v in e.configuration.to_json_dict().items() if k != "id"} for e in expectations
