@@ -91,9 +91,10 @@ def gx_checks(schema: EntitySchema, manifest: DataProductManifest) -> AssetCheck
             run_id=context.run.run_id,
             previous_rows=_rows_at_last_publish(lakehouse, schema),
         )
+        unchanged = f" (unchanged since {outcome.reused_from})" if outcome.reused_from else ""
         context.log.info(
             f"{schema.curated_table}: {outcome.passed}/{len(outcome.outcomes)} expectations "
-            f"passed on {outcome.rows:,} rows in {outcome.seconds:.1f} s"
+            f"passed on {outcome.rows:,} rows in {outcome.seconds:.1f} s{unchanged}"
         )
         for failure in outcome.blocking_failures + outcome.warnings:
             log = context.log.error if failure.blocking else context.log.warning
@@ -101,7 +102,7 @@ def gx_checks(schema: EntitySchema, manifest: DataProductManifest) -> AssetCheck
         status = (
             "failed" if outcome.blocking_failures else "warning" if outcome.warnings else "passed"
         )
-        if outcome.docs_page:
+        if outcome.docs_page and not outcome.reused_from:  # a reused page is listed already
             record_report(
                 settings.reports_dir,
                 ReportEntry(
@@ -158,6 +159,8 @@ def _check_result(
             "data_docs_index": _served_link(settings, outcome.docs_index),
             "data_docs_failures": _served_link(settings, outcome.failures_page),
             "seconds": round(outcome.seconds, 2),
+            # Nothing the suite reads changed since this run validated it: its outcome stands.
+            "validated_in": outcome.reused_from or outcome.run_name,
         },
     )
 

@@ -20,7 +20,7 @@ import math
 import os
 import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -29,9 +29,11 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from customer_overview.atomic_files import write_text_atomically
 from customer_overview.config import LakehouseSettings
-from customer_overview.entities import EntitySchema
+from customer_overview.entities import EntitySchema, load_entity
 from customer_overview.sql import quote
+from customer_overview.tables import load_iceberg_table
 from quality.offline_assets import make_data_docs_offline
 from quality.rules import (
     Rule,
@@ -86,6 +88,9 @@ class ValidationOutcome:
     docs_index: Path | None
     seconds: float
     failures_page: Path | None = None  # the failed expectations' counts and samples
+    # Set when nothing the suite reads changed since an earlier run validated it: that run's
+    # name, whose outcome and Data Docs pages these are.
+    reused_from: str | None = None
 
     @property
     def blocking_failures(self) -> list[ExpectationOutcome]:
@@ -382,6 +387,17 @@ def validate_table(
 
     started = datetime.now(UTC)
     table = schema.curated_table
+    expectations = build_expectations(schema, rules, previous_rows)
+    validated = ValidatedState(
+        snapshots=_snapshots_read(settings, schema, rules),
+        suite=_digest([_configuration(e) for e in expectations]),
+    )
+    earlier = _earlier_outcome(settings, table, validated)
+    if earlier is not None:
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        log.info("%s: unchanged since %s, its outcome stands", table, earlier.run_name)
+        return replace(earlier, reused_from=earlier.run_name, seconds=seconds)
+
     run_name = f"{table}-{run_id}"
     run = RunIdentifier(run_name=run_name, run_time=started)
     meta = {"rules_file": f"quality/rules/{schema.entity}.yaml"}
@@ -392,7 +408,6 @@ def validate_table(
             warnings.simplefilter("ignore")
             context = gx_context(settings)
             batch_definition = _batch_definition(context, table)
-            expectations = build_expectations(schema, rules, previous_rows)
             screening = _checkpoint(
                 context, batch_definition, table, expectations, SCREENING_FORMAT, meta
             ).run(batch_parameters={"dataframe": frame}, run_id=run)
@@ -420,7 +435,7 @@ def validate_table(
         rows = frame.count()
     finally:
         frame.unpersist()
-    return ValidationOutcome(
+    outcome = ValidationOutcome(
         table=table,
         suite=f"{table}_suite",
         run_name=run_name,
@@ -431,6 +446,82 @@ def validate_table(
         failures_page=failures_page,
         seconds=(datetime.now(UTC) - started).total_seconds(),
     )
+    _record_outcome(settings, table, validated, outcome)
+    return outcome
+
+
+# ----------------------------------------------------------- validating only what changed
+@dataclass(frozen=True)
+class ValidatedState:
+    """Everything a suite's outcome depends on: the snapshots it reads and its expectations.
+
+    Iceberg snapshots are immutable, so the same snapshots validated by the same suite give the
+    same outcome: a run where nothing changed reuses the earlier outcome instead of scanning.
+    """
+
+    snapshots: dict[str, int | None]
+    suite: str
+
+
+def _snapshots_read(
+    settings: LakehouseSettings, schema: EntitySchema, rules: RuleSet
+) -> dict[str, int | None]:
+    """Current snapshot id of the curated table and of every table its ``references`` join."""
+    tables = {schema.curated_table}
+    tables |= {load_entity(rule.entity or "").curated_table for rule in rules.references}
+    snapshots = {}
+    for name in sorted(tables):
+        snapshot = load_iceberg_table(settings, name).current_snapshot()
+        snapshots[name] = None if snapshot is None else snapshot.snapshot_id
+    return snapshots
+
+
+def _record_path(settings: LakehouseSettings, table: str) -> Path:
+    # In the GX project folder: the report server does not serve it (samples may be personal).
+    return quality_dirs(settings)[0] / "validated" / f"{table}.json"
+
+
+def _record_outcome(
+    settings: LakehouseSettings, table: str, validated: ValidatedState, outcome: ValidationOutcome
+) -> None:
+    path = _record_path(settings, table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"validated": asdict(validated), "outcome": asdict(outcome)}
+    write_text_atomically(path, json.dumps(record, default=str, indent=1))
+
+
+_PAGE_FIELDS = ("docs_page", "docs_index", "failures_page")
+
+
+def _earlier_outcome(
+    settings: LakehouseSettings, table: str, validated: ValidatedState
+) -> ValidationOutcome | None:
+    """The recorded outcome of the same suite on the same snapshots, if its pages still exist."""
+    path = _record_path(settings, table)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record["validated"] != asdict(validated):
+            return None
+        saved = record["outcome"]
+        pages = {name: Path(saved[name]) if saved[name] else None for name in _PAGE_FIELDS}
+        outcomes = [ExpectationOutcome(**o) for o in saved["outcomes"]]
+        outcome = ValidationOutcome(**{**saved, **pages, "outcomes": outcomes})
+    except (ValueError, KeyError, TypeError) as problem:
+        log.warning("%s: ignoring an unreadable validation record (%s)", path, problem)
+        return None
+    kept = [outcome.docs_page, outcome.failures_page]
+    return outcome if all(page is None or page.is_file() for page in kept) else None
+
+
+def _configuration(expectation: Any) -> dict[str, Any]:
+    """An expectation's stored configuration, without the id GX assigns when it is saved."""
+    return {k: v for k, v in expectation.configuration.to_json_dict().items() if k != "id"}
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _checkpoint(
@@ -451,16 +542,8 @@ def _checkpoint(
     from great_expectations.checkpoint.actions import UpdateDataDocsAction
     from great_expectations.exceptions.exceptions import DataContextError
 
-    configurations = [
-        {k: v for k, v in e.configuration.to_json_dict().items() if k != "id"} for e in expectations
-    ]
-    fingerprint = hashlib.sha256(
-        json.dumps(
-            [configurations, result_format, SITE_NAME, batch_definition.id],
-            sort_keys=True,
-            default=str,
-        ).encode()
-    ).hexdigest()
+    configurations = [_configuration(e) for e in expectations]
+    fingerprint = _digest([configurations, result_format, SITE_NAME, batch_definition.id])
     names = (f"{name}_suite", f"{name}_validation", f"{name}_checkpoint")
     try:
         suite = context.suites.get(names[0])

@@ -14,7 +14,6 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from customer_overview.atomic_files import write_text_atomically
 from customer_overview.html_pages import render_template
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def record_report(reports_dir: Path, entry: ReportEntry) -> Path:
         fcntl.flock(fd, fcntl.LOCK_EX)
         entries, skipped = _read_entries(reports_dir / ENTRIES_FILE)
         page = render_index(entries, datetime.now(UTC), skipped_lines=skipped)
-        return _write_atomically(reports_dir / INDEX_FILE, page)
+        return write_text_atomically(reports_dir / INDEX_FILE, page)
     finally:
         os.close(fd)
 
@@ -238,18 +238,3 @@ def _utc_text(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` so that a reader sees the old page or the new one, never half."""
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as temporary:
-        temporary.write(text)
-    # NamedTemporaryFile creates the file 0600 whatever the umask; give it the mode the umask
-    # gives any new file (077 in a run: owner-only, as everything that may hold personal data).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary.name, 0o666 & ~umask)
-    os.replace(temporary.name, path)
-    return path

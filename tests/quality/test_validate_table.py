@@ -2,7 +2,8 @@
 
 The whole suite is screened for pass/fail; only failed expectations run again for their counts
 and samples (``<table>_failures``); the stored suite, validation definition and checkpoint are
-rewritten only when the expectations change.
+rewritten only when the expectations change; the same suite on the same snapshot is not run
+again.
 """
 
 from __future__ import annotations
@@ -44,10 +45,23 @@ def test_a_suite_is_screened_failures_are_detailed_and_stored_objects_reused(lak
     stored = _stored_suites(lakehouse)
     assert len(stored) == 1
 
+    # Same snapshot, same suite: the earlier outcome stands, nothing is scanned or written.
     again = validate_table(lake_spark, lakehouse, CUSTOMERS, RULES, run_id="r2")
-    assert again.passed == passing.passed
+    assert again.reused_from == passing.run_name == f"{TABLE}-r1"
+    assert (again.passed, again.docs_page, again.rows) == (
+        passing.passed,
+        passing.docs_page,
+        passing.rows,
+    )
+    assert _stored_suites(lakehouse) == stored
+
+    # The record names the snapshot: a record that does not parse is ignored, not trusted.
+    record = quality_dirs(lakehouse)[0] / "validated" / f"{TABLE}.json"
+    record.write_text("{not json", encoding="utf-8")
+    rescanned = validate_table(lake_spark, lakehouse, CUSTOMERS, RULES, run_id="r2b")
+    assert rescanned.reused_from is None and rescanned.passed == passing.passed
     assert _stored_suites(lakehouse) == stored, "an unchanged suite was written again"
-    assert again.docs_page != passing.docs_page  # each run is its own Data Docs page
+    assert rescanned.docs_page != passing.docs_page  # each validation is its own page
 
     curated = lakehouse.spark_table(TABLE)
     rows = lake_spark.table(curated).orderBy("cust_id").collect()
@@ -58,7 +72,7 @@ def test_a_suite_is_screened_failures_are_detailed_and_stored_objects_reused(lak
     ).append()
 
     failing = validate_table(lake_spark, lakehouse, CUSTOMERS, RULES, run_id="r3", previous_rows=3)
-    assert failing.rows == 5
+    assert failing.rows == 5 and failing.reused_from is None  # a new snapshot is validated
     by_rule = {o.rule: o for o in failing.blocking_failures}
     assert by_rule["key_unique"].unexpected_count == 2
     assert by_rule["key_unique"].sample == ["1000000001", "1000000001"]
