@@ -46,3 +46,15 @@ def cached_catalog(settings: LakehouseSettings) -> Catalog:
     if key not in _catalogs:
         _catalogs[key] = prepare_catalog(settings)
     return _catalogs[key]
+
+
+def release_catalog(settings: LakehouseSettings) -> None:
+    """Close this process's pooled connections to ``settings``' catalog, if it opened any.
+
+    For a process that goes on after the catalog was replaced underneath it (a lakehouse folder
+    restored from a copy): pooled SQLite connections would keep reading the replaced file.
+    """
+    catalog = _catalogs.pop(settings.model_dump_json(), None)
+    engine = getattr(catalog, "engine", None)  # SqlCatalog's SQLAlchemy engine
+    if engine is not None:
+        engine.dispose()

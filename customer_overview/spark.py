@@ -59,6 +59,17 @@ def spark_session(settings: LakehouseSettings) -> SparkSession:
         return session
 
 
+def release_session(settings: LakehouseSettings) -> None:
+    """Forget the session bound to ``settings``' catalog; the JVM and other sessions stay.
+
+    The next :func:`spark_session` for these settings makes a new session, with a new Iceberg
+    catalog instance and new JDBC connections: for a process that goes on after the catalog was
+    replaced underneath it (a lakehouse folder restored from a copy).
+    """
+    with _lock:
+        _sessions.pop(settings.model_dump_json(), None)
+
+
 def stop_spark() -> None:
     """Stop the process-wide SparkContext (all sessions)."""
     with _lock:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import DagsterInstance
+from published_copy import FirstPublish
 from pyspark.sql import SparkSession
 
 from customer_overview.config import LakehouseSettings, load_settings
 from customer_overview.spark import spark_session, stop_spark
+from generator import GeneratorConfig
 from pipelines.runner import RunSummary, run_config_for, run_pipeline
 
 
@@ -50,27 +53,42 @@ def lake_spark(lakehouse: LakehouseSettings) -> SparkSession:
     return spark_session(lakehouse)
 
 
-# --------------------------------------------------- one published lakehouse per test session
-# Running the whole graph costs minutes; the end-to-end and dashboard tests share one run.
-@pytest.fixture(scope="session")
-def lake(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> LakehouseSettings:
-    """The session's lakehouse for whole-graph tests."""
-    return make_settings(tmp_path_factory.mktemp("e2e") / "lakehouse")
+# ------------------------------------------------------- one first publish, restored per scenario
+# Running the whole graph costs minutes: it runs once per test session, and every scenario that
+# starts from a published product gets its own copy of it (tests/published_copy.py).
+FIRST_PUBLISH_DATA = GeneratorConfig(customers=600, seed=11, months=2, bad_row_rate=0.02, files=2)
 
 
 @pytest.fixture(scope="session")
-def generated(lake: LakehouseSettings) -> dict:
-    """Small generated landing data with every feature on (changes, duplicates, bad rows)."""
-    from generator import GeneratorConfig, generate
+def first_publish(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> FirstPublish:
+    """The whole graph run once on generated data with every feature on (changes, duplicates,
+    bad rows): it publishes version 1.0.0+1; the lakehouse is then saved for restoring."""
+    from generator import generate
 
-    config = GeneratorConfig(customers=600, seed=11, months=2, bad_row_rate=0.02, files=2)
-    return generate(config, lake.landing_dir)
+    settings = make_settings(tmp_path_factory.mktemp("published") / "lakehouse")
+    generated = generate(FIRST_PUBLISH_DATA, settings.landing_dir)
+    summary = run_pipeline(settings, run_config=run_config_for())
+    assert summary.exit_code == 0, (summary.failed_steps, summary.blocking_failures)
+    copy = tmp_path_factory.mktemp("first_publish_copy") / "lakehouse"
+    return FirstPublish.save(settings, copy, generated, summary)
+
+
+@pytest.fixture(scope="module")
+def lake(first_publish: FirstPublish) -> LakehouseSettings:
+    """A fresh copy of the first publish for this test module (its tests share it)."""
+    return first_publish.restore()
 
 
 @pytest.fixture(scope="session")
-def first_run(lake: LakehouseSettings, generated: dict) -> RunSummary:
-    """The first run of the whole graph on ``generated``: it publishes version 1.0.0+1."""
-    return run_pipeline(lake, run_config=run_config_for())
+def generated(first_publish: FirstPublish) -> dict[str, Any]:
+    """The generator's manifest of the first publish's landing data."""
+    return first_publish.generated
+
+
+@pytest.fixture(scope="session")
+def first_run(first_publish: FirstPublish) -> RunSummary:
+    """The run that made the first publish (version 1.0.0+1)."""
+    return first_publish.summary
 
 
 @pytest.fixture

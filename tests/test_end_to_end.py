@@ -1,9 +1,9 @@
 """The whole Dagster graph on small generated data: generate -> run -> publish -> consume.
 
-One lakehouse for the test session (``lake``, ``generated``, ``first_run`` in conftest.py, shared
-with the dashboard tests); the tests here run in file order and build on each other (first
-publish, reports, consumption, a second publish, a blocked publish, a revoked policy, the same
-run on a cluster), as an operator would over a few days.
+The session's first publish (``first_publish``, ``generated``, ``first_run`` in conftest.py) is
+made once; every test here starts from its own fresh copy of it (``lake``), so each runs alone
+and in any order: the first publish itself, reports, consumption, a second publish, a blocked
+publish, a revoked policy, the same run on a cluster.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from published_copy import FirstPublish
 from pyspark.sql import functions as F
 
 from assets.consumed.consume import ConsumptionError, query
@@ -32,6 +33,12 @@ from quality.screenshot import screenshot
 pytestmark = pytest.mark.slow
 
 CUSTOMERS = load_entity("customers")
+
+
+@pytest.fixture
+def lake(first_publish: FirstPublish) -> LakehouseSettings:
+    """A fresh copy of the first publish for each scenario."""
+    return first_publish.restore()
 
 
 def _count(lake: LakehouseSettings, table: str) -> int:

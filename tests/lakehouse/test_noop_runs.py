@@ -1,6 +1,7 @@
 """Runs with nothing new: no version, no commit, no file.
 
-A real `customer-overview run` publishes the first version; the next one finds nothing new.
+The session's first publish (a whole run) is restored; a real `customer-overview run` then finds
+nothing new.
 From then on, nine more runs (one process, real Dagster runs of the whole graph, with the
 maintenance asset) must leave every table's metadata pointer and the warehouse's set of files
 exactly as the first no-op run left them.
@@ -13,17 +14,10 @@ import sys
 
 import pytest
 from lakehouse_runs import describe, run_cli, versions, warehouse_files
-from pyspark.sql import SparkSession
+from published_copy import FirstPublish
 
 from customer_overview.catalog import cached_catalog
-from customer_overview.config import LakehouseSettings, load_settings
-from generator import GeneratorConfig, generate
-
-
-def _embedded_settings(lakehouse_dir):
-    # As tests/conftest.py's make_settings (a module named `conftest` is ambiguous across folders).
-    return load_settings(profile="local", lakehouse_dir=lakehouse_dir, env={})
-
+from customer_overview.config import LakehouseSettings
 
 pytestmark = pytest.mark.slow
 
@@ -53,14 +47,13 @@ def _pointers(settings: LakehouseSettings) -> dict[str, str]:
 
 
 def test_runs_without_new_data_publish_nothing_and_add_no_file(
-    tmp_path, spark: SparkSession
+    first_publish: FirstPublish,
 ) -> None:
-    settings = _embedded_settings(tmp_path / "lakehouse")
-    generate(GeneratorConfig(customers=300, months=1, seed=21), settings.landing_dir)
-    first = run_cli(settings, "run")
-    assert first.returncode == 0, describe(first)
-    assert "Product: published v1.0.0+1" in first.stdout
-    assert "lakehouse_maintenance" in first.stdout
+    assert first_publish.summary.publication == "published v1.0.0+1"
+    assert "fs_accelerator/lakehouse_maintenance" in {
+        outcome.asset for outcome in first_publish.summary.materialized
+    }
+    settings = first_publish.restore()
 
     noop = run_cli(settings, "run")
     assert noop.returncode == 0, describe(noop)

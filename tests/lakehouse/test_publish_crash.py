@@ -1,6 +1,6 @@
 """kill -9 at every publish step: every consumer path shows one whole version, the next run repairs.
 
-Real `customer-overview run` processes on one small lakehouse (300 generated customers), killed
+Real `customer-overview run` processes on a copy of the session's first publish, killed
 by the fault points of ``customer_overview.faults`` (the process SIGKILLs itself: no cleanup
 runs). After each kill the product is read through the CLI (a process), ``--as-of``, every
 DuckDB export file, PyIceberg on ``main`` and on the version tags, and Spark on ``main``.
@@ -29,7 +29,7 @@ from lakehouse_runs import (
     unreferenced_metadata_files,
     versions,
 )
-from pyspark.sql import SparkSession
+from published_copy import FirstPublish
 
 from assets.published.publishing import published_state_problems
 from customer_overview.config import LakehouseSettings, load_settings
@@ -47,13 +47,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> LakehouseSettings:
-    """A lakehouse with one published version, made by a real `run` (``spark``: the JVM the
-    tests read Spark's view of ``main`` through)."""
-    settings = _embedded_settings(tmp_path_factory.mktemp("crash") / "lakehouse")
-    generate(GeneratorConfig(customers=300, months=1, seed=16), settings.landing_dir)
-    finished = run_cli(settings, "run")
-    assert finished.returncode == 0, describe(finished)
+def lake(first_publish: FirstPublish) -> LakehouseSettings:
+    """A copy of the session's first publish (one version); the tests here carry it over."""
+    settings = first_publish.restore()
     assert len(versions(settings)) == 1
     return settings
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from lakehouse_runs import land_new_customers
+from published_copy import FirstPublish
 
 from assets.raw.ingestion import RECORD_HASH
 from customer_overview.config import LakehouseSettings, load_settings
@@ -111,11 +113,12 @@ def _logged_files(settings: LakehouseSettings) -> list[str]:
 
 # ---------------------------------------------------------------------- embedded default
 @pytest.fixture(scope="module")
-def contested(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Two runs started together, then a third with --wait while the winner still runs."""
-    lakehouse_dir = tmp_path_factory.mktemp("single_writer") / "lakehouse"
-    _generate(lakehouse_dir / "landing")
-    settings = load_settings(profile="local", lakehouse_dir=lakehouse_dir, env={})
+def contested(first_publish: FirstPublish) -> dict:
+    """On a copy of the first publish with a new drop landed: two runs started together, then a
+    third with --wait while the winner still runs."""
+    settings = first_publish.restore()
+    lakehouse_dir = settings.lakehouse_dir
+    land_new_customers(settings, "sw", 9)
     first, second = _cli(lakehouse_dir, "run"), _cli(lakehouse_dir, "run")
     contenders = {first.pid: first, second.pid: second}
     holder = _wait_for(
