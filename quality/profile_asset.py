@@ -24,12 +24,19 @@ from dagster import (
 from pydantic import Field
 
 from customer_overview.asset_keys import OWNERS, Materialized, table_key
+from customer_overview.config import LakehouseSettings
 from customer_overview.entities import LINEAGE_COLUMNS, EntitySchema
 from customer_overview.report_links import report_url
 from customer_overview.resources import LakehouseResource
 from customer_overview.tables import current_snapshot_id
 from policies import OPERATORS, ColumnDecision, apply_masks
-from quality.profiling import ProfileSettings, profile_table, sample_for_profile
+from quality.profiling import (
+    ProfileResult,
+    ProfileSettings,
+    earlier_profile,
+    profile_table,
+    sample_for_profile,
+)
 from quality.report_index import ReportEntry, record_report
 
 # The entities whose curated table has a profile asset (pipelines/definitions.py): the curated
@@ -139,8 +146,15 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
             categorical_columns=categorical,
             exclude_columns=excluded,
         )
-        sample, rows_total, rows_sampled = sample_for_profile(masked, schema.key, profile_settings)
+        masking = {column: decision.operator for column, decision in decisions.items()}
         snapshot = str(current_snapshot_id(settings, schema.curated_table) or "empty")
+        earlier = earlier_profile(
+            settings.reports_dir, schema.curated_table, snapshot, profile_settings, masking
+        )
+        if earlier is not None:
+            context.log.info(f"snapshot {snapshot} is profiled already: {earlier.html_path}")
+            return _materialized(settings, earlier, reused=True)
+        sample, rows_total, rows_sampled = sample_for_profile(masked, schema.key, profile_settings)
         context.log.info(f"profiling {rows_sampled:,} of {rows_total:,} rows (snapshot {snapshot})")
         result = profile_table(
             sample,
@@ -149,6 +163,7 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
             reports_dir=settings.reports_dir,
             rows_total=rows_total,
             settings=profile_settings,
+            masking=masking,
         )
         record_report(
             settings.reports_dir,
@@ -163,17 +178,23 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
                 f"{len(result.alerts)} alerts",
             ),
         )
-        return MaterializeResult(
-            metadata={
-                "report": MetadataValue.url(report_url(settings, result.html_path)),
-                "report_json": MetadataValue.url(report_url(settings, result.json_path)),
-                "summary": MetadataValue.md(result.summary_markdown()),
-                "rows_total": result.rows_total,
-                "rows_profiled": result.rows_profiled,
-                "alerts": len(result.alerts),
-                "seconds": round(result.seconds, 2),
-                "snapshot_id": snapshot,
-            }
-        )
+        return _materialized(settings, result, reused=False)
 
     return customer_overview_profile
+
+
+def _materialized(settings: LakehouseSettings, result: ProfileResult, reused: bool) -> Materialized:
+    return MaterializeResult(
+        metadata={
+            "report": MetadataValue.url(report_url(settings, result.html_path)),
+            "report_json": MetadataValue.url(report_url(settings, result.json_path)),
+            "summary": MetadataValue.md(result.summary_markdown()),
+            "rows_total": result.rows_total,
+            "rows_profiled": result.rows_profiled,
+            "alerts": len(result.alerts),
+            "seconds": round(result.seconds, 2),
+            "snapshot_id": result.snapshot_id,
+            # The table did not change since this report was made: it is linked, not remade.
+            "reused": reused,
+        }
+    )

@@ -33,7 +33,7 @@ import os
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from customer_overview.atomic_files import write_text_atomically
 from quality.offline_assets import external_resources
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ PROFILES_DIR = "profiles"
 HTML_NAME = "profile.html"
 JSON_NAME = "profile.json"
 SUMMARY_NAME = "summary.md"
+# What the report was made from and its figures: a later run on the same snapshot with the same
+# settings and masking finds the report here instead of profiling again.
+RECORD_NAME = "profile_record.json"
 
 # Per-column listings of every distinct value in ydata's JSON, trimmed to the top values.
 _VALUE_COUNT_KEYS = ("value_counts_without_nan", "word_counts")
@@ -192,6 +196,7 @@ def profile_table(
     reports_dir: Path,
     rows_total: int,
     settings: ProfileSettings,
+    masking: dict[str, str] | None = None,
 ) -> ProfileResult:
     """Profile ``sample`` and write ``reports_dir/profiles/<table>/<snapshot_id>/``.
 
@@ -208,6 +213,8 @@ def profile_table(
         rows_total: Rows matching the filter, of which ``sample`` is a sample.
         settings: The settings the sample was taken with; ``minimal`` and ``key_columns`` apply
             here.
+        masking: How columns were pseudonymised before sampling (column -> operator), recorded
+            with the report so that :func:`earlier_profile` finds it only for the same masking.
 
     Returns:
         The paths written and the figures for Dagster metadata.
@@ -293,6 +300,8 @@ def profile_table(
         seconds=round(time.perf_counter() - started, 3),
     )
     result.summary_path.write_text(result.summary_markdown(), encoding="utf-8")
+    record = {"made_from": _made_from(settings, masking), "result": asdict(result)}
+    write_text_atomically(out_dir / RECORD_NAME, json.dumps(record, default=str, indent=1))
     log.info(
         "Profiled %s (snapshot %s): %d rows x %d columns in %.1f s -> %s",
         table,
@@ -303,6 +312,43 @@ def profile_table(
         html_path,
     )
     return result
+
+
+def earlier_profile(
+    reports_dir: Path,
+    table: str,
+    snapshot_id: str,
+    settings: ProfileSettings,
+    masking: dict[str, str] | None = None,
+) -> ProfileResult | None:
+    """The report :func:`profile_table` wrote for this snapshot, settings and masking, if any.
+
+    A snapshot never changes, so the same sample of it profiled the same way gives the same
+    report: a run where the table did not change links the existing one.
+    """
+    out_dir = (
+        reports_dir
+        / PROFILES_DIR
+        / _path_component(table, "table")
+        / _path_component(str(snapshot_id), "snapshot_id")
+    )
+    try:
+        record = json.loads((out_dir / RECORD_NAME).read_text(encoding="utf-8"))
+        if record["made_from"] != json.loads(json.dumps(_made_from(settings, masking))):
+            return None
+        saved = record["result"]
+        paths = {name: Path(saved[name]) for name in ("html_path", "json_path", "summary_path")}
+        result = ProfileResult(**{**saved, **paths})
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as problem:
+        log.warning("%s: ignoring an unreadable profile record (%s)", out_dir, problem)
+        return None
+    return result if result.html_path.is_file() and result.json_path.is_file() else None
+
+
+def _made_from(settings: ProfileSettings, masking: dict[str, str] | None) -> dict[str, Any]:
+    return {"settings": asdict(settings), "masking": dict(sorted((masking or {}).items()))}
 
 
 @functools.cache

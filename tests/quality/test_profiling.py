@@ -14,7 +14,13 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from quality.profiling import ProfileResult, ProfileSettings, profile_table, sample_for_profile
+from quality.profiling import (
+    ProfileResult,
+    ProfileSettings,
+    earlier_profile,
+    profile_table,
+    sample_for_profile,
+)
 
 ROWS = 3_000
 ROWS_TOTAL = 12_000
@@ -349,3 +355,33 @@ def test_the_profile_asset_description_renders_its_paths_in_markdown() -> None:
     rendered = str(mistune.html(spec.description))
     # Markdown used to swallow the placeholders as HTML tags ("reports/profiles///.").
     assert "<code>reports/profiles/&lt;table&gt;/&lt;snapshot&gt;/</code>" in rendered
+
+
+def test_the_same_snapshot_profiled_the_same_way_is_found_and_nothing_else(
+    profile: ProfileResult,
+) -> None:
+    reports_dir = profile.html_path.parents[3]
+    settings = ProfileSettings(row_filter=ROW_FILTER, key_columns=("cust_id", "cust_segment"))
+    assert earlier_profile(reports_dir, TABLE, SNAPSHOT, settings) == profile
+    other_sample = ProfileSettings(
+        row_filter=ROW_FILTER, key_columns=("cust_id", "cust_segment"), sample_size=10
+    )
+    assert earlier_profile(reports_dir, TABLE, SNAPSHOT, other_sample) is None
+    assert earlier_profile(reports_dir, TABLE, SNAPSHOT, settings, {"email_addr": "hash"}) is None
+    assert earlier_profile(reports_dir, TABLE, "4243", settings) is None
+
+
+def test_a_profile_whose_report_is_gone_is_made_again(tmp_path: Path) -> None:
+    settings = ProfileSettings(key_columns=("cust_id",))
+    made = profile_table(
+        customer_sample(200),
+        table=TABLE,
+        snapshot_id=SNAPSHOT,
+        reports_dir=tmp_path,
+        rows_total=200,
+        settings=settings,
+        masking={"email_addr": "hash"},
+    )
+    assert earlier_profile(tmp_path, TABLE, SNAPSHOT, settings, {"email_addr": "hash"}) == made
+    made.html_path.unlink()
+    assert earlier_profile(tmp_path, TABLE, SNAPSHOT, settings, {"email_addr": "hash"}) is None
