@@ -37,6 +37,7 @@ from customer_overview.tables import (
 )
 from marts import build
 from marts.rules import RULES_FILE, load_mart_rules
+from quality.gates import direct_sources
 
 
 def marts_asset() -> AssetsDefinition:
@@ -46,7 +47,10 @@ def marts_asset() -> AssetsDefinition:
         AssetSpec(
             table_key(schema.curated_table),
             # Lineage comes from the mart's own schema (`sources:`), declared once.
-            deps=[table_key(load_entity(source).curated_table) for source in schema.sources],
+            deps=[
+                table_key(load_entity(source).curated_table)
+                for source in sorted(direct_sources(schema.entity))
+            ],
             group_name="marts",
             kinds={"spark", "iceberg"},
             owners=OWNERS,

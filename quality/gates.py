@@ -32,15 +32,22 @@ NO_INPUT_YET = "no input landed yet"
 
 
 @cache
-def upstream(entity: str) -> frozenset[str]:
-    """``entity`` and every entity or mart it is built from, transitively."""
+def direct_sources(entity: str) -> frozenset[str]:
+    """The entities and marts ``entity`` reads directly (itself excluded): a mart's
+    ``sources:``, an entity's ``references`` rules."""
     schema = load_entity(entity)
     if schema.kind == "mart":
         direct = set(schema.sources)
     else:
         direct = {rule.entity for rule in load_rules(entity).references if rule.entity}
+    return frozenset(direct - {entity})
+
+
+@cache
+def upstream(entity: str) -> frozenset[str]:
+    """``entity`` and every entity or mart it is built from, transitively."""
     closure = {entity}
-    for name in direct - {entity}:
+    for name in direct_sources(entity):
         closure |= upstream(name)
     return frozenset(closure)
 

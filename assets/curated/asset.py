@@ -23,6 +23,7 @@ from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
 from customer_overview.report_links import latest_report_urls
 from customer_overview.resources import LakehouseResource
+from quality.gates import direct_sources
 from quality.profile_asset import PROFILED_ENTITIES
 from quality.rules import load_rules
 
@@ -44,9 +45,9 @@ def curated_assets(schema: EntitySchema) -> AssetsDefinition:
     rules = load_rules(schema.entity)
     curated_key = table_key(schema.curated_table)
     quarantine_key = table_key(schema.quarantine_table)
-    referenced = sorted({rule.entity for rule in rules.references if rule.entity})
     upstream = [table_key(schema.raw_table)] + [
-        table_key(load_entity(entity).curated_table) for entity in referenced
+        table_key(load_entity(entity).curated_table)
+        for entity in sorted(direct_sources(schema.entity))
     ]
 
     @multi_asset(
