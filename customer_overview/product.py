@@ -11,9 +11,10 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -122,12 +123,32 @@ class ProductOutput(_Strict):
         return f"{self.source_table}__{role_group}"
 
 
-class RoleGroupSpec(_Strict):
+def _check_tag(tag: str) -> str:
+    # Tags are identifiers compared exactly: a stray space would silently never match.
+    if not tag or tag != tag.strip():
+        raise ValueError(f"tag {tag!r} is empty or has leading/trailing whitespace")
+    return tag
+
+
+Tag = Annotated[str, AfterValidator(_check_tag)]
+
+
+class RoleGroup(_Strict):
+    """A group of consumers that see the same masked view (``consumers.role_groups``).
+
+    Attributes:
+        name: Identifier of the group, e.g. ``restricted``; part of published table names.
+        description: Who belongs to the group, for the access matrix and the product card.
+        tags: The user tags every member holds, e.g. ``{"roles:id:restricted-acess"}``.
+            Masking policies select users by these tags.
+        unix_group: The Unix group that may read this group's DuckDB export and published
+            tables (0640); without one, only the lakehouse's owner can
+            (customer_overview/file_modes.py).
+    """
+
     name: str
     description: str
-    tags: tuple[str, ...] = Field(min_length=1)
-    # The Unix group that may read this group's DuckDB export and published tables (0640);
-    # without one, only the lakehouse's owner can (customer_overview/file_modes.py).
+    tags: frozenset[Tag] = Field(min_length=1)
     unix_group: str | None = Field(default=None, min_length=1)
 
     @field_validator("name")
@@ -141,7 +162,7 @@ class RoleGroupSpec(_Strict):
 class Consumers(_Strict):
     default_deny: Literal["redact", "drop"] = "redact"
     policies_dir: str = "policies"
-    role_groups: tuple[RoleGroupSpec, ...] = Field(min_length=1)
+    role_groups: tuple[RoleGroup, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_groups(self) -> Consumers:
@@ -238,7 +259,7 @@ class DataProductManifest(_Strict):
         known = ", ".join(o.name for o in self.outputs)
         raise ManifestError(f"unknown output {name!r} (known: {known})")
 
-    def role_group(self, name: str) -> RoleGroupSpec:
+    def role_group(self, name: str) -> RoleGroup:
         for group in self.consumers.role_groups:
             if group.name == name:
                 return group

@@ -9,6 +9,7 @@ Typical use, when publishing a consumer view::
 See ``policies/README.md`` for how to add tags, policies, role groups and operators.
 """
 
+from customer_overview.product import RoleGroup
 from policies.masking import apply_masks, masked_select_list
 from policies.matrix import (
     AccessMatrix,
@@ -20,7 +21,6 @@ from policies.matrix import (
 from policies.model import (
     MaskingPolicy,
     PolicySet,
-    RoleGroup,
     load_policies,
     load_policy_file,
 )

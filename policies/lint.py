@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from policies.model import MaskingPolicy, PolicySet, RoleGroup
+from customer_overview.product import RoleGroup
+from policies.model import MaskingPolicy, PolicySet
 from policies.resolution import DefaultDeny, resolve_columns
 
 if TYPE_CHECKING:
@@ -100,10 +101,7 @@ def lint_product(manifest: DataProductManifest) -> list[LintFinding]:
     """
     from policies.model import load_policies
 
-    role_groups = [
-        RoleGroup(name=group.name, description=group.description, tags=frozenset(group.tags))
-        for group in manifest.consumers.role_groups
-    ]
+    role_groups = manifest.consumers.role_groups
     schemas = {output.entity_schema.entity: output.entity_schema for output in manifest.outputs}
     return lint_policies(
         load_policies(manifest.policies_path),

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from customer_overview.html_pages import render_template
-from policies.model import PolicySet, RoleGroup
+from customer_overview.product import RoleGroup
+from policies.model import PolicySet
 from policies.operators import OPERATORS
 from policies.resolution import ColumnDecision, DefaultDeny, resolve_role_groups
 

@@ -19,17 +19,11 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from customer_overview.errors import InvalidPolicyError
+from customer_overview.product import Tag
 from customer_overview.yaml_files import describe_validation, kind_of, parse_yaml, yaml_problem
 from policies.operators import OPERATORS, OperatorParams
 
 UserMatch = Literal["any", "all"]
-
-
-def _check_tag(tag: str) -> str:
-    # Tags are identifiers compared exactly: a stray space would silently never match.
-    if not tag or tag != tag.strip():
-        raise ValueError(f"tag {tag!r} is empty or has leading/trailing whitespace")
-    return tag
 
 
 def _check_policy_name(name: str) -> str:
@@ -41,35 +35,9 @@ def _check_policy_name(name: str) -> str:
     return name
 
 
-def _check_group_name(name: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise ValueError(
-            f"role group name {name!r} must be a lowercase identifier like 'pii_reader'"
-        )
-    return name
-
-
-Tag = Annotated[str, AfterValidator(_check_tag)]
 TagTuple = Annotated[tuple[Tag, ...], Field(min_length=1)]
 PolicyName = Annotated[str, AfterValidator(_check_policy_name)]
 Priority = Annotated[int, Field(strict=True, ge=1, le=100)]
-
-
-class RoleGroup(BaseModel):
-    """A group of consumers that see the same masked view, declared in the product manifest.
-
-    Attributes:
-        name: Identifier of the group, e.g. ``restricted``.
-        description: Who belongs to the group, for the access matrix and the product card.
-        tags: The user tags every member holds, e.g. ``{"roles:id:restricted-acess"}``. Policies
-            select users by these tags.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: Annotated[str, AfterValidator(_check_group_name)]
-    description: str = ""
-    tags: frozenset[Tag]
 
 
 class MaskingPolicy(BaseModel):

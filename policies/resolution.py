@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from customer_overview.errors import InvalidPolicyError
-from policies.model import MaskingPolicy, PolicySet, RoleGroup
+from customer_overview.product import RoleGroup
+from policies.model import MaskingPolicy, PolicySet
 from policies.operators import OperatorParams, PassThroughParams, RedactParams
 
 DefaultDeny = Literal["redact", "drop"]

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from customer_overview.catalog_metadata import apply_table_metadata, tag_properties
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, PartitionField
-from customer_overview.product import DataProductManifest, ProductOutput, RoleGroupSpec
+from customer_overview.product import DataProductManifest, ProductOutput, RoleGroup
 from customer_overview.sql import quote
 from customer_overview.tables import (
     BUILT_FROM,
@@ -41,7 +41,6 @@ from policies import (
     OPERATORS,
     ColumnDecision,
     PolicySet,
-    RoleGroup,
     access_matrix,
     apply_masks,
     load_policies,
@@ -88,13 +87,6 @@ class LeakReport:
         return any(self.leaks.values())
 
 
-def role_groups(manifest: DataProductManifest) -> list[RoleGroup]:
-    return [
-        RoleGroup(name=group.name, description=group.description, tags=frozenset(group.tags))
-        for group in manifest.consumers.role_groups
-    ]
-
-
 def product_policies(manifest: DataProductManifest) -> PolicySet:
     return load_policies(manifest.policies_path)
 
@@ -109,7 +101,7 @@ def decisions_for(
     manifest: DataProductManifest,
     policies: PolicySet,
     output: ProductOutput,
-    group: RoleGroupSpec,
+    group: RoleGroup,
     columns: list[str],
 ) -> dict[str, ColumnDecision]:
     return resolve_columns(
@@ -205,7 +197,7 @@ def _describe_masked_table(
     settings: LakehouseSettings,
     table: str,
     output: ProductOutput,
-    group: RoleGroupSpec,
+    group: RoleGroup,
     decisions: Mapping[str, ColumnDecision],
     columns: list[str],
 ) -> None:
@@ -215,7 +207,7 @@ def _describe_masked_table(
     docs = {}
     properties = tag_properties(schema, columns) | {
         "role-group": group.name,
-        "role-group.tags": ",".join(group.tags),
+        "role-group.tags": ",".join(sorted(group.tags)),
         "source-table": output.source_table,
         "comment": f"{output.description} Masked for role group {group.name}.",
     }
@@ -299,7 +291,7 @@ def scan_for_leaks(
     settings: LakehouseSettings,
     manifest: DataProductManifest,
     output: ProductOutput,
-    group: RoleGroupSpec,
+    group: RoleGroup,
     policies: PolicySet | None = None,
     ref: str = AUDIT_BRANCH,
 ) -> LeakReport:
@@ -373,7 +365,7 @@ def who_sees_what(manifest: DataProductManifest) -> tuple[str, dict[str, str]]:
         One Markdown document for all outputs, and a self-contained HTML page per output.
     """
     policies = product_policies(manifest)
-    groups = role_groups(manifest)
+    groups = list(manifest.consumers.role_groups)
     markdown_parts, pages = [], {}
     for output in manifest.outputs:
         tags = output.entity_schema.column_tags()

@@ -46,7 +46,7 @@ from customer_overview.config import LakehouseSettings
 from customer_overview.errors import PublishError
 from customer_overview.faults import fault_point
 from customer_overview.multi_table_commit import MultiTableCommit
-from customer_overview.product import DataProductManifest, ProductOutput, RoleGroupSpec
+from customer_overview.product import DataProductManifest, ProductOutput, RoleGroup
 from customer_overview.publish_log import (
     PUBLISH_LOG_TABLE,
     ensure_publish_log,
@@ -112,7 +112,7 @@ class ReleaseCandidate:
     """
 
     output: ProductOutput
-    group: RoleGroupSpec
+    group: RoleGroup
     table: str
     snapshot_id: int
     last_published_snapshot_id: int | None

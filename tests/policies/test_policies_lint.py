@@ -45,7 +45,10 @@ def _groups(**renamed_tags: str) -> list[RoleGroup]:
         "dob_bucketed": "roles:id:dob-bucketing",
         "pii_reader": "roles:id:pii-reader",
     } | renamed_tags
-    return [RoleGroup(name=name, tags=frozenset({tag})) for name, tag in tags.items()]
+    return [
+        RoleGroup(name=name, description=f"holders of {tag}", tags=frozenset({tag}))
+        for name, tag in tags.items()
+    ]
 
 
 def _tables(**column_tags: tuple[str, ...]) -> dict[str, dict[str, tuple[str, ...]]]:

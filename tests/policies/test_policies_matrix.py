@@ -94,7 +94,7 @@ def single_policy_matrix(column: str, column_tag: str) -> AccessMatrix:
         operator="redact",
         params=RedactParams(),
     )
-    groups = [RoleGroup(name="group_1", tags=frozenset({"roles:id:a"}))]
+    groups = [RoleGroup(name="group_1", description="holders of a", tags=frozenset({"roles:id:a"}))]
     return access_matrix(PolicySet([policy]), groups, {column: [column_tag]})
 
 
