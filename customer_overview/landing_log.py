@@ -9,19 +9,39 @@ from __future__ import annotations
 
 from pyiceberg.exceptions import NoSuchTableError
 from pyspark.sql import SparkSession
+from pyspark.sql.types import (
+    ArrayType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, all_entities, load_entity
 from customer_overview.errors import MissingInputError
 from customer_overview.landing import LandingFile, LandingScan, list_landing_files, scan_landing
 from customer_overview.product import DataProductManifest
-from customer_overview.tables import create_table_if_missing, load_iceberg_table
+from customer_overview.tables import columns_ddl, create_table_if_missing, load_iceberg_table
 
 FILE_LOG_TABLE = "landing_file_log"
-FILE_LOG_COLUMNS = (
-    "entity string, file string, size bigint, modified_ns bigint, fingerprint string, "
-    "status string, data_lines bigint, structural_errors bigint, problems array<string>, "
-    "run_id string, ingested_at timestamp, raw_snapshot_id bigint"
+# Declared once: the table's DDL and the rows a run appends (by name) both come from it.
+FILE_LOG_SCHEMA = StructType(
+    [
+        StructField("entity", StringType()),
+        StructField("file", StringType()),
+        StructField("size", LongType()),
+        StructField("modified_ns", LongType()),
+        StructField("fingerprint", StringType()),
+        StructField("status", StringType()),
+        StructField("data_lines", LongType()),
+        StructField("structural_errors", LongType()),
+        StructField("problems", ArrayType(StringType())),
+        StructField("run_id", StringType()),
+        StructField("ingested_at", TimestampType()),
+        StructField("raw_snapshot_id", LongType()),
+    ]
 )
 
 
@@ -30,7 +50,7 @@ def ensure_file_log(spark: SparkSession, settings: LakehouseSettings) -> None:
         spark,
         settings,
         FILE_LOG_TABLE,
-        FILE_LOG_COLUMNS,
+        columns_ddl(FILE_LOG_SCHEMA),
         comment="Every landing file the pipeline has seen, so that a run reads only new files.",
     )
 

@@ -10,10 +10,11 @@ from contextlib import contextmanager
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation, Snapshot
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from customer_overview.catalog import cached_catalog
 from customer_overview.config import LakehouseSettings
-from customer_overview.sql import sql_string
+from customer_overview.sql import quote, sql_string
 
 # The seed's table properties (parquet data, gzip metadata), plus copy-on-write for row-level
 # changes so that every reader (DuckDB, PyIceberg, Trino) sees plain data files without having to
@@ -46,6 +47,18 @@ def create_table_if_missing(
         f"CREATE TABLE IF NOT EXISTS {settings.spark_table(table)} (\n  {columns_ddl}\n) "
         f"USING iceberg {partition_sql} COMMENT {sql_string(comment)} TBLPROPERTIES ({props_sql})"
     )
+
+
+def columns_ddl(struct: StructType) -> str:
+    """The column list of a ``CREATE TABLE`` for ``struct``; a field's ``comment`` metadata
+    becomes its column comment."""
+    columns = []
+    for field in struct.fields:
+        comment = field.metadata.get("comment")
+        suffix = f" COMMENT {sql_string(comment)}" if comment else ""
+        nullable = "" if field.nullable else " NOT NULL"
+        columns.append(f"{quote(field.name)} {field.dataType.simpleString()}{nullable}{suffix}")
+    return ",\n  ".join(columns)
 
 
 def table_exists(spark: SparkSession, settings: LakehouseSettings, table: str) -> bool:

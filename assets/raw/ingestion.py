@@ -51,13 +51,14 @@ from customer_overview.landing import (
     check_header,
 )
 from customer_overview.landing_log import (
-    FILE_LOG_COLUMNS,
+    FILE_LOG_SCHEMA,
     FILE_LOG_TABLE,
     ensure_file_log,
     new_landing_files,
 )
 from customer_overview.sql import quote
 from customer_overview.tables import (
+    columns_ddl,
     create_table_if_missing,
     current_snapshot_id,
     load_iceberg_table,
@@ -112,19 +113,33 @@ class IngestionResult:
         return self.rows_read / self.seconds if self.seconds else 0.0
 
 
-def raw_columns_ddl(schema: EntitySchema) -> str:
+# The raw table's columns after the business ones, declared once: the table's DDL and the
+# empty frame's schema both come from :func:`raw_struct`.
+_LINEAGE_FIELDS = (
+    (SOURCE_FILE, StringType(), "Landing file, relative to the landing folder"),
+    (SOURCE_LINE, LongType(), "Line in the landing file (the header is line 1)"),
+    (INGESTED_AT, TimestampType(), "When the row was ingested"),
+    (INGEST_RUN_ID, StringType(), "Run that ingested the row"),
+    (RECORD_HASH, StringType(), "sha256 of the business values (idempotent merge)"),
+    (STRUCTURAL_ERROR, StringType(), "Why the line is not a well-formed record, if so"),
+    (RAW_LINE, StringType(), "The line as landed, kept for malformed lines only"),
+)
+
+
+def raw_struct(schema: EntitySchema) -> StructType:
     """Raw table columns: every business column as text, then ingestion lineage."""
-    business = [f"{quote(name)} string" for name in schema.column_names]
-    lineage = [
-        f"{SOURCE_FILE} string COMMENT 'Landing file, relative to the landing folder'",
-        f"{SOURCE_LINE} bigint COMMENT 'Line in the landing file (the header is line 1)'",
-        f"{INGESTED_AT} timestamp COMMENT 'When the row was ingested'",
-        f"{INGEST_RUN_ID} string COMMENT 'Run that ingested the row'",
-        f"{RECORD_HASH} string COMMENT 'sha256 of the business values (idempotent merge)'",
-        f"{STRUCTURAL_ERROR} string COMMENT 'Why the line is not a well-formed record, if so'",
-        f"{RAW_LINE} string COMMENT 'The line as landed, kept for malformed lines only'",
-    ]
-    return ",\n  ".join(business + lineage)
+    return StructType(
+        [StructField(name, StringType()) for name in schema.column_names]
+        + [
+            StructField(name, kind, metadata={"comment": comment})
+            for name, kind, comment in _LINEAGE_FIELDS
+        ]
+    )
+
+
+def raw_columns_ddl(schema: EntitySchema) -> str:
+    """:func:`raw_struct` as the column list of a ``CREATE TABLE``."""
+    return columns_ddl(raw_struct(schema))
 
 
 def ensure_raw_table(
@@ -240,7 +255,7 @@ def _read_lines(
 ) -> DataFrame:
     """All data lines of ``files`` as raw rows (business columns as text + lineage)."""
     if not files:
-        return spark.createDataFrame([], _raw_struct(schema))
+        return spark.createDataFrame([], raw_struct(schema))
     uri_to_name = {file.path.as_uri(): file.name for file in files}
     lines = _numbered_lines(spark, [file.path.as_uri() for file in files])
     name_map = spark.createDataFrame(list(uri_to_name.items()), "uri string, name string")
@@ -380,21 +395,6 @@ def _record_hash(schema: EntitySchema) -> Column:
     )
 
 
-def _raw_struct(schema: EntitySchema) -> StructType:
-    return StructType(
-        [StructField(name, StringType()) for name in schema.column_names]
-        + [
-            StructField(SOURCE_FILE, StringType()),
-            StructField(SOURCE_LINE, LongType()),
-            StructField(INGESTED_AT, TimestampType()),
-            StructField(INGEST_RUN_ID, StringType()),
-            StructField(RECORD_HASH, StringType()),
-            StructField(STRUCTURAL_ERROR, StringType()),
-            StructField(RAW_LINE, StringType()),
-        ]
-    )
-
-
 # ----------------------------------------------------------------------------------- writing
 def _match_columns(schema: EntitySchema) -> list[str]:
     return [*schema.key, schema.version]
@@ -447,24 +447,21 @@ def _log_files(
 ) -> None:
     reports = {report.file: report for report in result.files}
     rows = [
-        (
-            schema.entity,
-            file.name,
-            file.size,
-            file.modified_ns,
-            file.fingerprint,
-            reports[file.name].status,
-            reports[file.name].data_lines,
-            reports[file.name].structural_errors,
-            reports[file.name].problems,
-            run_id,
-            ingested_at,
-            result.snapshot_id,
-        )
+        {
+            "entity": schema.entity,
+            "file": file.name,
+            "size": file.size,
+            "modified_ns": file.modified_ns,
+            "fingerprint": file.fingerprint,
+            "status": reports[file.name].status,
+            "data_lines": reports[file.name].data_lines,
+            "structural_errors": reports[file.name].structural_errors,
+            "problems": reports[file.name].problems,
+            "run_id": run_id,
+            "ingested_at": ingested_at,
+            "raw_snapshot_id": result.snapshot_id,
+        }
         for file in files
     ]
-    frame = spark.createDataFrame(
-        rows,
-        FILE_LOG_COLUMNS,
-    )
+    frame = spark.createDataFrame(rows, FILE_LOG_SCHEMA)  # dicts: matched to fields by name
     frame.writeTo(settings.spark_table(FILE_LOG_TABLE)).append()
