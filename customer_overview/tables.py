@@ -82,10 +82,31 @@ def table_property(settings: LakehouseSettings, table: str, key: str) -> str | N
 
 
 def set_table_properties(
-    spark: SparkSession, settings: LakehouseSettings, table: str, properties: dict[str, str]
+    settings: LakehouseSettings, table: str, properties: dict[str, str]
 ) -> None:
-    props_sql = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in properties.items())
-    spark.sql(f"ALTER TABLE {settings.spark_table(table)} SET TBLPROPERTIES ({props_sql})")
+    """Set table properties in one metadata commit (PyIceberg; Spark reads them back)."""
+    with load_iceberg_table(settings, table).transaction() as transaction:
+        transaction.set_properties(properties)
+
+
+def ensure_branch(settings: LakehouseSettings, table: str, branch: str) -> None:
+    """Create ``branch`` at the table's current snapshot unless it exists."""
+    iceberg = load_iceberg_table(settings, table)
+    if branch in iceberg.metadata.refs:
+        return
+    current = iceberg.current_snapshot()
+    if current is None:
+        raise ValueError(f"{table}: no snapshot to start branch {branch!r} from")
+    with iceberg.manage_snapshots() as snapshots:
+        snapshots.create_branch(current.snapshot_id, branch)
+
+
+def drop_branch(settings: LakehouseSettings, table: str, branch: str) -> None:
+    """Remove ``branch`` if it exists (its snapshots stay while another ref holds them)."""
+    iceberg = load_iceberg_table(settings, table)
+    if branch in iceberg.metadata.refs:
+        with iceberg.manage_snapshots() as snapshots:
+            snapshots.remove_branch(branch)
 
 
 def table_location(settings: LakehouseSettings, table: str) -> str:

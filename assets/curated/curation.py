@@ -417,7 +417,7 @@ def _remember(
     current = {PROCESSED_RAW_SNAPSHOT: processed, LATE_PARENTS_CHECKED: checked}
     changed = {key: value for key, value in wanted.items() if current.get(key) != value}
     if changed:
-        set_table_properties(spark, settings, schema.curated_table, changed)
+        set_table_properties(settings, schema.curated_table, changed)
 
 
 def _late_parent_candidates(

@@ -32,6 +32,8 @@ from customer_overview.tables import (
     DEFAULT_TABLE_PROPERTIES,
     built_from,
     data_snapshot_id,
+    drop_branch,
+    ensure_branch,
     inputs_fingerprint,
     load_iceberg_table,
     snapshot_property_option,
@@ -245,10 +247,10 @@ def _write_audit_branch(
         # A policy change altered a column's type or presence: the published contract changes.
         # Iceberg keeps every earlier snapshot (and its tags) readable after REPLACE.
         log.warning("%s: masked schema changed; replacing the table schema", qualified)
-        spark.sql(f"ALTER TABLE {qualified} DROP BRANCH IF EXISTS {AUDIT_BRANCH}")
+        drop_branch(settings, table, AUDIT_BRANCH)
         _create_empty(masked, qualified, partition_columns, replace=True)
         replaced = True
-    spark.sql(f"ALTER TABLE {qualified} CREATE BRANCH IF NOT EXISTS {AUDIT_BRANCH}")
+    ensure_branch(settings, table, AUDIT_BRANCH)
     masked.writeTo(f"{qualified}.branch_{AUDIT_BRANCH}").option(
         snapshot_property_option(SOURCE_SNAPSHOT_PROPERTY), str(source_snapshot)
     ).option(snapshot_property_option(BUILT_FROM), inputs).overwrite(F.lit(True))

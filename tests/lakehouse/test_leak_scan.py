@@ -63,3 +63,30 @@ def test_a_group_entitled_to_clear_values_has_nothing_to_leak(lake_spark, lakeho
     # pii_reader's policy passes the personal columns through: none is guarded, none can leak.
     assert "email_addr" not in report.checked_columns
     assert not report.leaked
+
+
+def test_a_masked_schema_change_replaces_the_table_and_keeps_earlier_snapshots(
+    lake_spark, lakehouse
+):
+    from assets.governed.governance import _write_audit_branch
+    from customer_overview.tables import load_iceberg_table
+
+    _, output, _ = _masked_lakehouse(lake_spark, lakehouse)
+    table = output.published_table("restricted")
+    qualified = lakehouse.spark_table(table)
+    before = load_iceberg_table(lakehouse, table).snapshot_by_name(AUDIT_BRANCH)
+    # A policy change that drops a column from what the group sees: a different schema.
+    current = lake_spark.read.option("branch", AUDIT_BRANCH).table(qualified).drop("email_addr")
+    masked = lake_spark.createDataFrame(current.collect(), current.schema)  # not read lazily
+    replaced = _write_audit_branch(
+        lake_spark, lakehouse, table, masked, output.entity_schema, None, "changed"
+    )
+    assert replaced
+    iceberg = load_iceberg_table(lakehouse, table)
+    audit = iceberg.snapshot_by_name(AUDIT_BRANCH)
+    assert audit is not None and audit.snapshot_id != before.snapshot_id
+    assert "email_addr" not in iceberg.schemas()[audit.schema_id].column_names
+    after = lake_spark.read.option("branch", AUDIT_BRANCH).table(qualified)
+    assert "email_addr" not in after.columns and after.count() == 3
+    earlier = lake_spark.read.option("snapshot-id", before.snapshot_id).table(qualified)
+    assert earlier.count() == 3  # the snapshot before the change is still readable
