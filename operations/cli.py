@@ -633,10 +633,25 @@ def _print_summary(summary: RunSummary, settings: LakehouseSettings) -> None:
         console.print(
             f"Query it:     customer-overview --lakehouse-dir {settings.lakehouse_dir} query "
             '--role restricted "SELECT country, count(*) FROM customer_overview GROUP BY 1"\n'
-            "Dagster UI:   make ui (run history, lineage, checks)",
+            f"Dagster UI:   {_ui_command(settings)} (run history, lineage, checks)",
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _ui_command(settings: LakehouseSettings) -> str:
+    """How to open the Dagster UI on this lakehouse from where the user is."""
+    from customer_overview.product import PRODUCT_ROOT
+    from pipelines.runner import dagster_home
+
+    in_checkout = (PRODUCT_ROOT / "Makefile").is_file() and Path.cwd().resolve() == PRODUCT_ROOT
+    if in_checkout and settings.lakehouse_dir.resolve() == (PRODUCT_ROOT / "lakehouse").resolve():
+        return "make ui"
+    # An installed package (no Makefile), or another folder: what `make ui` runs, spelled out.
+    return (
+        f"DAGSTER_HOME={dagster_home(settings)} dagster dev -m pipelines.definitions "
+        f"(reports: customer-overview --lakehouse-dir {settings.lakehouse_dir} reports serve)"
+    )
 
 
 if __name__ == "__main__":
