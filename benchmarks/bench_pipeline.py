@@ -1,129 +1,296 @@
-"""Benchmark of the lakehouse core: full and incremental runs at 100k and 1M raw customer rows.
+"""Benchmark of the whole product against the bare jobs it has to beat, on the same files.
 
-For each size: generate the initial customer load, run ingest -> curate -> validate (Great
-Expectations) -> mask (all role groups) once on an empty lakehouse (full run), then land a file
-that changes 1% of the customers and run the same stages again (incremental run). Prints one
-table with seconds and rows/s per stage, and the incremental/full ratio per stage, all from the
-same process on the same machine.
+For each size N (customers in the initial load), in one invocation:
 
-    python benchmarks/bench_pipeline.py [--sizes 100000 1000000] [--profile local]
+1. generate the drops once (seed 42): the initial load (month 0) and one monthly drop
+   (month 1: ~1% of the customers updated, a month of accounts, transactions and campaign
+   events);
+2. ``bare_spark``: Spark local[2] reads the month-0 customer CSV files, keeps the latest row per
+   cust_id (row_number by modified_at) and writes an Iceberg table partitioned by country, state
+   (benchmarks/baselines.py; Spark session start included);
+3. ``duckdb``: the same job in DuckDB, written as hive-partitioned parquet by country/state;
+4. ``full``: ``customer-overview run`` (every entity, every stage: ingest, curate, quality,
+   profile, marts, mask, publish) on an empty lakehouse whose landing folder holds the month-0
+   files;
+5. ``incremental``: the month-1 files land, and ``customer-overview run`` again.
+
+Every job is its own process, timed from outside (wall time, process start included) while the
+resident memory of its whole process tree (the Spark JVM included) is sampled every 0.2 s. The
+product's per-stage seconds are the durations Dagster recorded for the stage's steps; a stage's
+rows are the row counts its tables report after the step (``dagster/row_count``, so whole-table
+counts, also in the incremental run); checks write no table and report 0. ``ingest+curate`` is
+the customers raw step plus ``curate_customers``, the part of the run that does what the bare
+Spark job does; its rows are the curated customers table's. A product run's ``total`` is the
+process's wall time, its rows the sum over all its stages.
+
+Prints one table (seconds and the ratio: the baselines' and the full run's figures against the
+bare Spark total of the same size; the incremental run's against the same stage of the full run)
+and the peak memory of each run. ``--json PATH`` also writes the list of records
+``{"size", "run", "stage", "seconds", "rows"}``, where each run's ``"stage": "total"`` record also
+carries ``"peak_rss_mb"``.
+
+    python benchmarks/bench_pipeline.py                       # 100k and 1M customers
+    python benchmarks/bench_pipeline.py --sizes 2000 --json /tmp/bench.json
+    python benchmarks/bench_pipeline.py --sizes 100000 --workdir /tmp/bench --keep
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import json
+import os
+import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from assets.curated.curation import curate_entity
-from assets.governed.governance import product_policies, write_masked_outputs
-from assets.raw.ingestion import ingest_entity
-from customer_overview.config import load_settings
-from customer_overview.entities import load_entity
-from customer_overview.product import load_manifest
-from customer_overview.spark import spark_session, stop_spark
-from generator import GeneratorConfig, generate
-from quality.expectations import validate_table
-from quality.rules import load_rules
+from measure import Measurement, measure
+from product_steps import (
+    CUSTOMERS_CURATE_STEP,
+    CUSTOMERS_CURATED_ASSET,
+    CUSTOMERS_RAW_STEP,
+    STAGES,
+    StepResult,
+    latest_run_steps,
+)
+from staging import INITIAL_LOAD, MONTHLY_DROP, Drops, generate_drops, land
 
-CUSTOMERS = load_entity("customers")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BASELINES = Path(__file__).resolve().parent / "baselines.py"
+DEFAULT_SIZES = (100_000, 1_000_000)
+
+BARE_SPARK, DUCKDB, FULL, INCREMENTAL = "bare_spark", "duckdb", "full", "incremental"
+TOTAL, INGEST_CURATE = "total", "ingest+curate"
+TAIL_LINES = 40
 
 
-def _timed(action: Callable[[], object]) -> tuple[object, float]:
+@dataclass(frozen=True)
+class Record:
+    """One line of the result: a stage of a run at a size (peak memory on ``total`` only)."""
+
+    size: int
+    run: str
+    stage: str
+    seconds: float
+    rows: int
+    peak_rss_mb: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "size": self.size,
+            "run": self.run,
+            "stage": self.stage,
+            "seconds": round(self.seconds, 3),
+            "rows": self.rows,
+        }
+        if self.peak_rss_mb is not None:
+            record["peak_rss_mb"] = round(self.peak_rss_mb, 1)
+        return record
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def job_env() -> dict[str, str]:
+    """This environment without what would point a job at another lakehouse or Spark master.
+
+    DAGSTER_HOME and LAKEHOUSE_* would move the run's state out of the benchmark's lakehouse;
+    SPARK_MASTER would give the product another master than the bare job's local[2].
+    """
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DAGSTER_HOME", "SPARK_MASTER") and not name.startswith("LAKEHOUSE_")
+    }
+
+
+def run_job(label: str, argv: Sequence[str], env: dict[str, str]) -> Measurement:
+    """``measure`` one job; a failure prints the job's last output lines and stops everything.
+
+    Figures from a failed run would compare a partial job with complete ones.
+    """
+    measured = measure(argv, env, cwd=REPO_ROOT)
+    if measured.returncode != 0:
+        for name, text in (("stdout", measured.stdout), ("stderr", measured.stderr)):
+            tail = "\n".join(text.splitlines()[-TAIL_LINES:])
+            print(f"--- {label}: last lines of {name} ---\n{tail}", file=sys.stderr)
+        raise SystemExit(f"{label} failed with exit code {measured.returncode}")
+    return measured
+
+
+def baseline(size: int, run: str, argv: Sequence[str], env: dict[str, str]) -> Record:
+    """A baseline job's one record: its wall time, rows written (its last line) and peak memory."""
+    measured = run_job(f"{run} (size {size:,})", argv, env)
+    rows = int(measured.stdout.strip().splitlines()[-1])
+    progress(f"size {size:,}: {run.replace('_', ' ')} done in {measured.seconds:.1f} s")
+    return Record(size, run, TOTAL, measured.seconds, rows, measured.peak_rss_mib)
+
+
+def baselines(size: int, drops: Drops, folder: Path, env: dict[str, str]) -> list[Record]:
+    """Bare Spark and DuckDB on the initial load's customer files."""
+    csv_files = [str(path) for path in drops.customer_files(INITIAL_LOAD)]
+    spark = [sys.executable, str(BASELINES), "spark", *csv_files]
+    duckdb = [sys.executable, str(BASELINES), "duckdb", *csv_files]
+    return [
+        baseline(size, BARE_SPARK, [*spark, "--warehouse", str(folder / BARE_SPARK)], env),
+        baseline(size, DUCKDB, [*duckdb, "--out", str(folder / DUCKDB)], env),
+    ]
+
+
+def product_run(size: int, run: str, lakehouse: Path, env: dict[str, str]) -> list[Record]:
+    """``customer-overview run`` on ``lakehouse``: a record per stage, ingest+curate and total."""
+    argv = [sys.executable, "-m", "operations.cli", "--lakehouse-dir", str(lakehouse)]
+    measured = run_job(f"the {run} run (size {size:,})", [*argv, "--profile", "local", "run"], env)
+    progress(f"size {size:,}: {run} run done in {measured.seconds:.1f} s")
+    steps = latest_run_steps(lakehouse / "dagster_home")
+    return [
+        *stage_records(size, run, steps),
+        Record(
+            size, run, TOTAL, measured.seconds, sum(s.rows for s in steps), measured.peak_rss_mib
+        ),
+    ]
+
+
+def stage_records(size: int, run: str, steps: list[StepResult]) -> list[Record]:
+    """Seconds and rows summed per stage, then the customers ingest+curate figure."""
+    records = []
+    for stage in STAGES:
+        members = [step for step in steps if step.stage == stage]
+        if members:
+            seconds = sum(step.seconds for step in members)
+            records.append(Record(size, run, stage, seconds, sum(step.rows for step in members)))
+    core = [s for s in steps if s.step_key in (CUSTOMERS_RAW_STEP, CUSTOMERS_CURATE_STEP)]
+    curated = sum(step.rows_by_asset.get(CUSTOMERS_CURATED_ASSET, 0) for step in core)
+    records.append(Record(size, run, INGEST_CURATE, sum(step.seconds for step in core), curated))
+    return records
+
+
+def bench_size(size: int, folder: Path) -> list[Record]:
+    """Every job of one size, in ``folder`` (staging files, baseline outputs, lakehouse)."""
+    env = job_env()
+    progress(f"size {size:,}: generating")
     started = time.perf_counter()
-    result = action()
-    return result, time.perf_counter() - started
+    drops = generate_drops(size, folder / "staging")
+    progress(f"size {size:,}: generated in {time.perf_counter() - started:.1f} s")
+    records = baselines(size, drops, folder, env)
+    lakehouse = folder / "lakehouse"
+    land(drops, INITIAL_LOAD, lakehouse / "landing")
+    records += product_run(size, FULL, lakehouse, env)
+    landed = land(drops, MONTHLY_DROP, lakehouse / "landing")
+    progress(f"size {size:,}: landed {landed} files of the monthly drop")
+    records += product_run(size, INCREMENTAL, lakehouse, env)
+    return records
 
 
-def _change_one_percent(landing: Path) -> int:
-    """Land customers_99999.csv: 1% of the initial customers with a new status and timestamp."""
-    source = sorted((landing / "customers").glob("*.csv"))[0]
-    target = landing / "customers" / "customers_99999.csv"
-    with (
-        source.open(encoding="utf-8", newline="") as reader,
-        target.open("w", encoding="utf-8", newline="") as writer,
-    ):
-        rows = csv.reader(reader)
-        out = csv.writer(writer, lineterminator="\n")
-        header = next(rows)
-        out.writerow(header)
-        status, modified = header.index("customer_status"), header.index("modified_at")
-        changed = 0
-        for index, row in enumerate(rows):
-            if index % 100 == 0:
-                row[status] = "Dormant" if row[status] != "Dormant" else "Active"
-                row[modified] = "2025-12-31 23:00:00"
-                out.writerow(row)
-                changed += 1
-    return changed
+def ratio(record: Record, records: list[Record]) -> float | None:
+    """Seconds relative to the figure the record is compared with (None: nothing to compare)."""
+    if record.run == INCREMENTAL:
+        wanted = (record.size, FULL, record.stage)
+    else:
+        wanted = (record.size, BARE_SPARK, TOTAL)
+    for other in records:
+        if (other.size, other.run, other.stage) == wanted and other.seconds > 0:
+            return record.seconds / other.seconds
+    return None
 
 
-def run_stages(settings, label: str, rows_hint: int) -> list[tuple[str, str, int, float]]:
-    spark = spark_session(settings)
-    manifest = load_manifest()
-    output = manifest.output("customer_overview")
-    results = []
-    ingested, seconds = _timed(lambda: ingest_entity(spark, settings, CUSTOMERS, label))
-    results.append((label, "ingest (CSV -> raw merge)", ingested.rows_read, seconds))
-    curated, seconds = _timed(
-        lambda: curate_entity(spark, settings, CUSTOMERS, load_rules("customers"), label)
+def format_table(records: list[Record]) -> str:
+    header = (
+        f"{'size':>10} | {'run':<11} | {'stage':<13} | {'rows':>12} | {'seconds':>8} | {'vs':>7}"
     )
-    results.append((label, "curate (validate, dedupe, merge)", curated.raw_rows_read, seconds))
-    outcome, seconds = _timed(
-        lambda: validate_table(spark, settings, CUSTOMERS, load_rules("customers"), label)
-    )
-    results.append(
-        (label, f"GX suite ({len(outcome.outcomes)} expectations)", outcome.rows, seconds)
-    )
-    masked, seconds = _timed(
-        lambda: write_masked_outputs(spark, settings, manifest, output, product_policies(manifest))
-    )
-    results.append(
-        (label, f"mask ({len(masked)} role groups)", sum(m.rows for m in masked), seconds)
-    )
-    return results
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--profile", default=None)
-    args = parser.parse_args()
-    table = []
-    for size in args.sizes:
-        with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as folder:
-            settings = load_settings(profile=args.profile, lakehouse_dir=Path(folder) / "lakehouse")
-            generate(
-                GeneratorConfig(
-                    customers=size,
-                    months=0,
-                    duplicate_rate=0.0,
-                    transactions_per_customer_month=0.0,
-                ),
-                settings.landing_dir,
-            )
-            table += [(size, *row) for row in run_stages(settings, "full", size)]
-            changed = _change_one_percent(settings.landing_dir)
-            table += [
-                (size, *row)
-                for row in run_stages(settings, f"incremental ({changed:,} changed)", size)
-            ]
-    stop_spark()
-    full = {(size, stage): seconds for size, label, stage, _, seconds in table if label == "full"}
-    print(
-        f"{'raw rows':>10} | {'run':<26} | {'stage':<34} | {'rows':>10} | {'seconds':>8} | "
-        f"{'rows/s':>10} | {'vs full':>7}"
-    )
-    print("-" * 125)
-    for size, label, stage, rows, seconds in table:
-        ratio = seconds / full[(size, stage)] if (size, stage) in full and label != "full" else 1.0
-        print(
-            f"{size:>10,} | {label:<26} | {stage:<34} | {rows:>10,} | {seconds:>8.1f} | "
-            f"{rows / seconds if seconds else 0:>10,.0f} | {ratio:>7.2f}"
+    lines = [
+        "vs: seconds / the bare Spark total of the same size (baselines and full run); "
+        "incremental run: / the same stage of the full run",
+        header,
+        "-" * len(header),
+    ]
+    for record in records:
+        factor = ratio(record, records)
+        shown = f"{factor:>7.2f}" if factor is not None else f"{'-':>7}"
+        lines.append(
+            f"{record.size:>10,} | {record.run:<11} | {record.stage:<13} | {record.rows:>12,} | "
+            f"{record.seconds:>8.1f} | {shown}"
         )
+    return "\n".join(lines)
+
+
+def format_memory(records: list[Record]) -> str:
+    lines = ["peak memory (process tree, JVM included):"]
+    for record in records:
+        if record.peak_rss_mb is not None:
+            lines.append(f"{record.size:>10,} | {record.run:<11} | {record.peak_rss_mb:>8,.0f} MiB")
+    return "\n".join(lines)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a size is at least 1 customer, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Full and incremental runs of the whole product against bare Spark and "
+        "DuckDB jobs, on the same generated files.",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=positive_int,
+        nargs="+",
+        default=list(DEFAULT_SIZES),
+        metavar="N",
+        help="customers in the initial load (default: 100000 1000000)",
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the records here")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="folder for the generated files and lakehouses (default: a new temporary folder)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the generated files and lakehouses afterwards"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    temporary = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="bench_pipeline_")) if temporary else args.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    created: list[Path] = []
+    records: list[Record] = []
+    try:
+        for size in dict.fromkeys(args.sizes):  # a size given twice runs once
+            folder = workdir / f"size_{size}"
+            if folder.exists():
+                # Never benchmark on (or delete) files this invocation did not make.
+                raise SystemExit(f"{folder} already exists: choose another --workdir")
+            created.append(folder)
+            records += bench_size(size, folder)
+    finally:
+        if args.keep:
+            progress(f"kept {workdir}")
+        else:
+            # Only what this invocation made: a --workdir may hold other things.
+            for folder in created:
+                shutil.rmtree(folder, ignore_errors=True)
+            if temporary:
+                shutil.rmtree(workdir, ignore_errors=True)
+    print(format_table(records))
+    print()
+    print(format_memory(records))
+    if args.json:
+        args.json.write_text(
+            json.dumps([record.as_json() for record in records], indent=2) + "\n", encoding="utf-8"
+        )
+        progress(f"wrote {len(records)} records to {args.json}")
 
 
 if __name__ == "__main__":
