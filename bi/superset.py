@@ -13,20 +13,19 @@ Commands (everything under ``$LAKEHOUSE_DIR``, default ``./lakehouse``):
 - ``screenshots``: log in as each group's user, render its dashboards in headless Chromium,
   save screenshots to ``$LAKEHOUSE_DIR/reports/dashboards/`` and check every chart.
 
-This module uses the standard library only, so any Python 3.11 runs it (the pipeline's venv,
-the system's); everything that needs Superset runs in ``.venv-superset``.
+This module uses the standard library only (and ``customer_overview.process_groups``, which does
+too), so any Python 3.11 runs it from the repository (the pipeline's venv, the system's);
+everything that needs Superset runs in ``.venv-superset``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +33,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from customer_overview.process_groups import free_port, is_alive, start_group, stop_group
 
 REPO = Path(__file__).resolve().parent.parent
 BI_DIR = REPO / "bi"
@@ -248,16 +249,6 @@ def _server_file() -> Path:
     return state_dir() / "server.json"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=3) as response:
@@ -272,7 +263,7 @@ def running_server() -> dict | None:
     if not path.exists():
         return None
     server = json.loads(path.read_text())
-    if _alive(server["pid"]):
+    if is_alive(server["pid"]):
         return server
     path.unlink()
     return None
@@ -288,12 +279,6 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def serve(port: int | None = None, timeout: float = 180) -> dict:
     """Start Superset in the background on 127.0.0.1 (or return the one already running)."""
     server = running_server()
@@ -303,13 +288,12 @@ def serve(port: int | None = None, timeout: float = 180) -> dict:
     venv = ensure_venv()
     wanted = port or int(os.environ.get("BI_PORT") or DEFAULT_PORT)
     if not _port_free(wanted):
-        chosen = _free_port()
+        chosen = free_port()
         _log(f"port {wanted} is taken; using {chosen}")
         wanted = chosen
     url = f"http://127.0.0.1:{wanted}"
     log = state_dir() / "superset.log"
-    handle = log.open("a")
-    process = subprocess.Popen(
+    process = start_group(
         [
             str(venv / "bin" / "gunicorn"),
             "--bind",
@@ -330,11 +314,9 @@ def serve(port: int | None = None, timeout: float = 180) -> dict:
             "-",
             "superset.app:create_app()",
         ],
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        env=superset_env(),
-        cwd=REPO,
-        start_new_session=True,  # its own process group: `stop` ends the master and workers
+        log,
+        superset_env(),
+        cwd=REPO,  # its own process group: `stop` ends gunicorn's master and workers
     )
     server = {"pid": process.pid, "port": wanted, "url": url}
     _server_file().write_text(json.dumps(server))
@@ -359,16 +341,7 @@ def stop() -> bool:
         _log("Superset is not running")
         return False
     pid = server["pid"]
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.3)
-        # Reap it if we are its parent (serve + stop in one process, e.g. screenshots).
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-    if _alive(pid):
-        os.killpg(pid, signal.SIGKILL)
+    stop_group(pid, grace_seconds=20)
     _server_file().unlink(missing_ok=True)
     _log(f"stopped Superset (pid {pid})")
     return True

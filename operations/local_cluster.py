@@ -12,18 +12,14 @@ as the ``postgres`` user, because PostgreSQL refuses to run as root.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,6 +31,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from customer_overview.config import POSTGRES_JDBC_JAR
 from customer_overview.errors import ConfigurationError
+from customer_overview.process_groups import free_port, start_group, stop_group
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +82,6 @@ class ClusterState:
         if not path.exists():
             raise ConfigurationError(f"no local cluster in {folder} (run `cluster start` first)")
         return cls(**json.loads(path.read_text(encoding="utf-8")))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def ensure_debian_packages() -> None:
@@ -317,15 +308,7 @@ def _start_spark(state: ClusterState, folder: Path, workers: int, cores: int, me
 
 
 def _launch(command: list[str], log_path: Path, environment: dict[str, str]) -> int:
-    with log_path.open("ab") as output:
-        process = subprocess.Popen(
-            command,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=environment,
-            start_new_session=True,
-        )
-    return process.pid
+    return start_group(command, log_path, environment).pid
 
 
 def _master_status(state: ClusterState) -> dict[str, Any] | None:
@@ -351,21 +334,4 @@ def _wait_for(condition: Callable[[], bool], what: str, seconds: float) -> None:
 
 def _terminate(pid: int) -> None:
     """SIGTERM the process group, SIGKILL it if it does not exit in 10 s."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            # Reaps the process when this process started it; otherwise only probes it.
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return
-        except ChildProcessError:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    stop_group(pid, grace_seconds=10)

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from customer_overview.process_groups import free_port
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +83,7 @@ def bi(
     bi_cli = [sys.executable, "-m", "bi.superset"]
     timings["prepare"] = _run([*bi_cli, "prepare"], env, logs / "prepare.log", 900)
     timings["setup"] = _run([*bi_cli, "setup"], env, logs / "setup.log", 600)
-    port_env = dict(env, BI_PORT=str(_free_port()))
+    port_env = dict(env, BI_PORT=str(free_port()))
     try:
         timings["serve"] = _run([*bi_cli, "serve"], port_env, logs / "serve.log", 300)
         report_path = lakehouse / "reports" / "dashboards" / "report.json"
@@ -102,14 +104,6 @@ def bi(
         yield {"lakehouse": lakehouse, "env": env, "report": report, "timings": timings}
     finally:
         subprocess.run([*bi_cli, "stop"], cwd=REPO, env=env, timeout=120, check=False)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_every_chart_of_every_dashboard_rendered(bi: dict[str, Any]) -> None:
