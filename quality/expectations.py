@@ -390,7 +390,15 @@ def validate_table(
     expectations = build_expectations(schema, rules, previous_rows)
     validated = ValidatedState(
         snapshots=_snapshots_read(settings, schema, rules),
-        suite=_digest([_configuration(e) for e in expectations]),
+        # The rules and the schema too: a computed flag's expectation names only its column,
+        # while the rule's SQL behind it (and the column types the mapping reads) may change.
+        suite=_digest(
+            [
+                [_configuration(e) for e in expectations],
+                rules.model_dump(mode="json"),
+                schema.model_dump(mode="json"),
+            ]
+        ),
     )
     earlier = _earlier_outcome(settings, table, validated)
     if earlier is not None:

@@ -55,6 +55,21 @@ def test_a_suite_is_screened_failures_are_detailed_and_stored_objects_reused(lak
     )
     assert _stored_suites(lakehouse) == stored
 
+    # A rule whose SQL changes behind the same expectation (a computed flag's column): the
+    # earlier outcome does not stand for the changed rule.
+    changed = RULES.model_copy(
+        update={
+            "rules": tuple(
+                rule.model_copy(update={"min": "1901-01-01"})
+                if rule.name == "dob_plausible"
+                else rule
+                for rule in RULES.rules
+            )
+        }
+    )
+    revalidated = validate_table(lake_spark, lakehouse, CUSTOMERS, changed, run_id="r2a")
+    assert revalidated.reused_from is None and revalidated.passed == passing.passed
+
     # The record names the snapshot: a record that does not parse is ignored, not trusted.
     record = quality_dirs(lakehouse)[0] / "validated" / f"{TABLE}.json"
     record.write_text("{not json", encoding="utf-8")
