@@ -22,6 +22,7 @@ import threading
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -397,6 +398,7 @@ def validate_table(
                 [_configuration(e) for e in expectations],
                 rules.model_dump(mode="json"),
                 schema.model_dump(mode="json"),
+                metadata.version("great-expectations"),
             ]
         ),
     )

@@ -34,6 +34,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -348,7 +349,12 @@ def earlier_profile(
 
 
 def _made_from(settings: ProfileSettings, masking: dict[str, str] | None) -> dict[str, Any]:
-    return {"settings": asdict(settings), "masking": dict(sorted((masking or {}).items()))}
+    return {
+        "settings": asdict(settings),
+        "masking": dict(sorted((masking or {}).items())),
+        # Another ydata-profiling release may describe the same sample differently.
+        "ydata_profiling": metadata.version("ydata-profiling"),
+    }
 
 
 @functools.cache
