@@ -146,7 +146,7 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
             categorical_columns=categorical,
             exclude_columns=excluded,
         )
-        masking = {column: decision.operator for column, decision in decisions.items()}
+        masking = {column: _masking_text(decision) for column, decision in decisions.items()}
         snapshot = str(current_snapshot_id(settings, schema.curated_table) or "empty")
         earlier = earlier_profile(
             settings.reports_dir, schema.curated_table, snapshot, profile_settings, masking
@@ -181,6 +181,12 @@ def customer_profile_asset(schema: EntitySchema) -> AssetsDefinition:
         return _materialized(settings, result, reused=False)
 
     return customer_overview_profile
+
+
+def _masking_text(decision: ColumnDecision) -> str:
+    """A column's operator and its parameters, e.g. ``bucket_date {"precision":"quarter"}``."""
+    params = decision.params.model_dump_json() if decision.params else ""
+    return f"{decision.operator} {params}".strip()
 
 
 def _materialized(settings: LakehouseSettings, result: ProfileResult, reused: bool) -> Materialized:
