@@ -13,7 +13,6 @@ Spark DataFrame (GX Spark data source): nothing is collected to pandas. Data Doc
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -27,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pyiceberg.table.snapshots import Snapshot
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -34,7 +34,7 @@ from customer_overview.atomic_files import write_text_atomically
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
 from customer_overview.sql import quote
-from customer_overview.tables import load_iceberg_table
+from customer_overview.tables import inputs_fingerprint, load_iceberg_table, snapshot_row_count
 from quality.offline_assets import make_data_docs_offline
 from quality.rules import (
     Rule,
@@ -389,17 +389,18 @@ def validate_table(
     started = datetime.now(UTC)
     table = schema.curated_table
     expectations = build_expectations(schema, rules, previous_rows)
+    snapshots = _snapshots_read(settings, schema, rules)
     validated = ValidatedState(
-        snapshots=_snapshots_read(settings, schema, rules),
+        snapshots={name: s.snapshot_id if s else None for name, s in snapshots.items()},
         # The rules and the schema too: a computed flag's expectation names only its column,
         # while the rule's SQL behind it (and the column types the mapping reads) may change.
-        suite=_digest(
-            [
-                [_configuration(e) for e in expectations],
-                rules.model_dump(mode="json"),
-                schema.model_dump(mode="json"),
-                metadata.version("great-expectations"),
-            ]
+        suite=inputs_fingerprint(
+            {
+                "expectations": [_configuration(e) for e in expectations],
+                "rules": rules.model_dump(mode="json"),
+                "schema": schema.model_dump(mode="json"),
+                "great_expectations": metadata.version("great-expectations"),
+            }
         ),
     )
     earlier = _earlier_outcome(settings, table, validated)
@@ -442,14 +443,14 @@ def validate_table(
             make_data_docs_offline(quality_dirs(settings)[1], settings.reports_dir)
             page = _docs_path(context, key)
             index = _docs_path(context, None)
-        rows = frame.count()
     finally:
         frame.unpersist()
     outcome = ValidationOutcome(
         table=table,
         suite=f"{table}_suite",
         run_name=run_name,
-        rows=rows,
+        # The frame is this snapshot, joined without adding rows: its summary has the count.
+        rows=snapshot_row_count(snapshots[table]),
         outcomes=results,
         docs_page=page,
         docs_index=index,
@@ -475,15 +476,11 @@ class ValidatedState:
 
 def _snapshots_read(
     settings: LakehouseSettings, schema: EntitySchema, rules: RuleSet
-) -> dict[str, int | None]:
-    """Current snapshot id of the curated table and of every table its ``references`` join."""
+) -> dict[str, Snapshot | None]:
+    """Current snapshot of the curated table and of every table its ``references`` join."""
     tables = {schema.curated_table}
     tables |= {load_entity(rule.entity or "").curated_table for rule in rules.references}
-    snapshots = {}
-    for name in sorted(tables):
-        snapshot = load_iceberg_table(settings, name).current_snapshot()
-        snapshots[name] = None if snapshot is None else snapshot.snapshot_id
-    return snapshots
+    return {name: load_iceberg_table(settings, name).current_snapshot() for name in sorted(tables)}
 
 
 def _record_path(settings: LakehouseSettings, table: str) -> Path:
@@ -530,10 +527,6 @@ def _configuration(expectation: Any) -> dict[str, Any]:
     return {k: v for k, v in expectation.configuration.to_json_dict().items() if k != "id"}
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _checkpoint(
     context: Any,
     batch_definition: Any,
@@ -553,7 +546,14 @@ def _checkpoint(
     from great_expectations.exceptions.exceptions import DataContextError
 
     configurations = [_configuration(e) for e in expectations]
-    fingerprint = _digest([configurations, result_format, SITE_NAME, batch_definition.id])
+    fingerprint = inputs_fingerprint(
+        {
+            "expectations": configurations,
+            "result_format": result_format,
+            "site": SITE_NAME,
+            "batch_definition": batch_definition.id,
+        }
+    )
     names = (f"{name}_suite", f"{name}_validation", f"{name}_checkpoint")
     try:
         suite = context.suites.get(names[0])
