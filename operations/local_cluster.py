@@ -133,7 +133,7 @@ def stop(folder: Path, state: ClusterState | None = None) -> None:
     except ConfigurationError:
         return
     for pid in reversed(state.spark_pids):
-        _terminate(pid)
+        stop_group(pid, grace_seconds=10)  # SIGTERM the group, SIGKILL after 10 s
     if state.postgres_data and Path(state.postgres_data).exists():
         _as_postgres_user(
             [str(POSTGRES_BIN / "pg_ctl"), "-D", state.postgres_data, "-m", "fast", "stop"],
@@ -264,7 +264,7 @@ def _start_spark(state: ClusterState, folder: Path, workers: int, cores: int, me
     state.spark_master_url = f"spark://127.0.0.1:{port}"
     state.spark_master_ui = f"http://127.0.0.1:{ui}"
     state.spark_pids.append(
-        _launch(
+        start_group(
             [
                 str(spark_class),
                 "org.apache.spark.deploy.master.Master",
@@ -277,12 +277,12 @@ def _start_spark(state: ClusterState, folder: Path, workers: int, cores: int, me
             ],
             folder / "logs" / "spark-master.log",
             environment,
-        )
+        ).pid
     )
     _wait_for(lambda: _master_status(state) is not None, "the Spark master", 60)
     for index in range(workers):
         state.spark_pids.append(
-            _launch(
+            start_group(
                 [
                     str(spark_class),
                     "org.apache.spark.deploy.worker.Worker",
@@ -298,17 +298,13 @@ def _start_spark(state: ClusterState, folder: Path, workers: int, cores: int, me
                 ],
                 folder / "logs" / f"spark-worker-{index + 1}.log",
                 environment,
-            )
+            ).pid
         )
     _wait_for(
         lambda: (_master_status(state) or {}).get("aliveworkers", 0) >= workers,
         f"{workers} Spark workers to register",
         90,
     )
-
-
-def _launch(command: list[str], log_path: Path, environment: dict[str, str]) -> int:
-    return start_group(command, log_path, environment).pid
 
 
 def _master_status(state: ClusterState) -> dict[str, Any] | None:
@@ -330,8 +326,3 @@ def _wait_for(condition: Callable[[], bool], what: str, seconds: float) -> None:
         retrying(condition)
     except RetryError:
         raise ConfigurationError(f"timed out after {seconds:.0f} s waiting for {what}") from None
-
-
-def _terminate(pid: int) -> None:
-    """SIGTERM the process group, SIGKILL it if it does not exit in 10 s."""
-    stop_group(pid, grace_seconds=10)
