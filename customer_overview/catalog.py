@@ -37,22 +37,32 @@ def prepare_catalog(settings: LakehouseSettings) -> Catalog:
     return catalog
 
 
+# The open catalog per lakehouse: a Dagster run opens its own (``LakehouseResource`` set-up, via
+# open_run_catalog) and closes it at teardown; commands outside a run open one on first use.
 _catalogs: dict[str, Catalog] = {}
 
 
 def cached_catalog(settings: LakehouseSettings) -> Catalog:
-    """One prepared PyIceberg catalog per lakehouse and process (it holds a connection pool)."""
+    """The open PyIceberg catalog for ``settings``' lakehouse (it holds a connection pool)."""
     key = settings.model_dump_json()
     if key not in _catalogs:
         _catalogs[key] = prepare_catalog(settings)
     return _catalogs[key]
 
 
+def open_run_catalog(settings: LakehouseSettings) -> Catalog:
+    """Open a catalog with new connections for one run, in place of any already open."""
+    release_catalog(settings)
+    catalog = _catalogs[settings.model_dump_json()] = prepare_catalog(settings)
+    return catalog
+
+
 def release_catalog(settings: LakehouseSettings) -> None:
     """Close this process's pooled connections to ``settings``' catalog, if it opened any.
 
-    For a process that goes on after the catalog was replaced underneath it (a lakehouse folder
-    restored from a copy): pooled SQLite connections would keep reading the replaced file.
+    At the end of every run, and for a process that goes on after the catalog was replaced
+    underneath it (a lakehouse folder restored from a copy): pooled SQLite connections would keep
+    reading the replaced file.
     """
     catalog = _catalogs.pop(settings.model_dump_json(), None)
     engine = getattr(catalog, "engine", None)  # SqlCatalog's SQLAlchemy engine

@@ -1,5 +1,9 @@
 """Dagster resources: the lakehouse (one config -> Spark session + PyIceberg catalog).
 
+A run's set-up opens the PyIceberg catalog with new connections and its teardown closes them;
+the Spark session is opened on the first step that needs it, and its cached data is cleared at
+teardown (the session itself lives with the JVM: :mod:`customer_overview.spark` says why).
+
 The resource is also where every run, however it was started (``customer-overview run``, the
 UI, the landing sensor, the daily schedule), becomes the lakehouse's one writer: its set-up makes
 new files owner-only, takes the writer lock (:mod:`customer_overview.lock`) and reports runs
@@ -23,7 +27,7 @@ from pydantic import Field, PrivateAttr
 from pyiceberg.catalog import Catalog
 from pyspark.sql import SparkSession
 
-from customer_overview.catalog import prepare_catalog
+from customer_overview.catalog import cached_catalog, open_run_catalog, release_catalog
 from customer_overview.config import LakehouseSettings, load_settings
 from customer_overview.file_modes import (
     grant_group_shares,
@@ -68,17 +72,20 @@ class LakehouseResource(_ResourceBase):
     )
 
     _writer_lock: WriterLock | None = PrivateAttr(default=None)
+    _spark: SparkSession | None = PrivateAttr(default=None)
 
     def settings(self) -> LakehouseSettings:
         return load_settings(profile=self.profile, lakehouse_dir=self.lakehouse_dir)
 
     def spark(self) -> SparkSession:
-        """The process's Spark session bound to this lakehouse's catalog."""
-        return spark_session(self.settings())
+        """The Spark session bound to this lakehouse's catalog, started on first use."""
+        if self._spark is None:
+            self._spark = spark_session(self.settings())
+        return self._spark
 
     def catalog(self) -> Catalog:
-        """The same catalog through PyIceberg (no JVM)."""
-        return prepare_catalog(self.settings())
+        """The same catalog through PyIceberg (no JVM): the run's, once the run has set up."""
+        return cached_catalog(self.settings())
 
     # ------------------------------------------------------------------- one writer per run
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -99,8 +106,10 @@ class LakehouseResource(_ResourceBase):
         )
         try:
             self._record_writer(context, settings)
+            open_run_catalog(settings)
         except BaseException:
             # Dagster skips the teardown when the set-up fails: give the lock back here.
+            release_catalog(settings)
             self._writer_lock.release()
             self._writer_lock = None
             raise
@@ -125,11 +134,16 @@ class LakehouseResource(_ResourceBase):
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         from customer_overview.product import load_manifest
 
+        settings = self.settings()
         try:
             # The run may have rewritten a shared export or table files (created 0600).
-            settings = self.settings()
             grant_group_shares(settings, group_shares(settings, load_manifest()))
         finally:
+            if self._spark is not None:
+                # A step that failed between persist() and unpersist() leaves blocks behind.
+                self._spark.catalog.clearCache()
+                self._spark = None
+            release_catalog(settings)
             if self._writer_lock is not None:
                 self._writer_lock.release()
                 self._writer_lock = None

@@ -1,9 +1,14 @@
 """The Spark side of the shared Iceberg catalog: one JVM per process, one session per lakehouse.
 
-Static settings (master, jars, memory, SQL extensions) belong to the process-wide SparkContext.
-Catalog settings are runtime SQL confs, so each lakehouse gets its own ``newSession()`` on the
-shared context: tests can point sessions at separate temporary catalogs without paying the JVM
-start-up (about 5 s) again, and a Dagster run uses exactly one session.
+Static settings (master, jars, memory, SQL extensions) belong to the process-wide SparkContext
+(PySpark allows one per process). Catalog settings are runtime SQL confs, so each lakehouse gets
+its own ``newSession()`` on the shared context: tests can point sessions at separate temporary
+catalogs without paying the JVM start-up (about 5 s) again, and a Dagster run uses exactly one
+session (``LakehouseResource`` opens it on first use and clears its cached data at teardown).
+
+Why the session outlives a run: it holds Iceberg's ``SparkCatalog`` for the lakehouse, whose JDBC
+connection pool Spark offers no way to close; a session per run would leak one pool per run in a
+long-lived process (the test session runs hundreds). The session lives as long as the JVM.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def spark_session(settings: LakehouseSettings) -> SparkSession:
     with _lock:
         key = settings.model_dump_json()
         session = _sessions.get(key)
-        if session is not None and not _stopped(session):
+        if session is not None:
             return session
         prepare_catalog(settings)
         base = _base_session(settings.spark, settings.catalog.type)
@@ -73,12 +78,14 @@ def release_session(settings: LakehouseSettings) -> None:
 def stop_spark() -> None:
     """Stop the process-wide SparkContext (all sessions)."""
     with _lock:
-        active = SparkSession.getActiveSession()
-        for session in _sessions.values():
-            active = active or session
-        _sessions.clear()
-        if active is not None:
-            active.sparkContext.stop()
+        _stop_context()
+
+
+def _stop_context() -> None:
+    running = SparkSession.getActiveSession() or next(iter(_sessions.values()), None)
+    _sessions.clear()
+    if running is not None:
+        running.sparkContext.stop()
 
 
 def iceberg_runtime_jar(spark: SparkSettings) -> str | None:
@@ -117,13 +124,15 @@ def _jdbc_driver_jar(catalog_type: str) -> str | None:
 
 
 def _base_session(spark: SparkSettings, catalog_type: str) -> SparkSession:
-    active = SparkSession.getActiveSession() or _any_session()
-    if active is not None and not _stopped(active):
-        running_master = active.sparkContext.master
+    # Every session this module made shares one context: the first tells which is running.
+    # (A context is stopped only through stop_spark, which forgets the sessions on it.)
+    running = next(iter(_sessions.values()), None) or SparkSession.getActiveSession()
+    if running is not None:
+        running_master = running.sparkContext.master
         if running_master == spark.master:
-            return active
+            return running
         log.info("stopping Spark (%s) to start %s", running_master, spark.master)
-        active.sparkContext.stop()
+        _stop_context()
 
     jars = [jar for jar in (iceberg_runtime_jar(spark), _jdbc_driver_jar(catalog_type)) if jar]
     jars += list(spark.extra_jars)
@@ -176,14 +185,3 @@ def _session_conf(settings: LakehouseSettings) -> dict[str, str]:
         "spark.sql.legacy.timeParserPolicy": "CORRECTED",
         "spark.sql.ansi.enabled": "false",
     }
-
-
-def _any_session() -> SparkSession | None:
-    for session in _sessions.values():
-        if not _stopped(session):
-            return session
-    return None
-
-
-def _stopped(session: SparkSession) -> bool:
-    return session.sparkContext._jsc is None
