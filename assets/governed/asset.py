@@ -33,6 +33,16 @@ LEAK_CHECK = "no_pii_leak"
 LINT_CHECK = "policies_lint"
 
 
+def governed_group(role_group: str) -> str:
+    """The Dagster asset group of what ``role_group`` sees: ``govern_<role group>``.
+
+    One group per consumer rather than one ``govern`` group of every masked copy (outputs x
+    role groups): the collapsed lineage then shows the product fanning out to each audience,
+    and each group, opened, holds one asset per output, the tables that group's export serves.
+    """
+    return f"govern_{role_group}"
+
+
 def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -> AssetsDefinition:
     """One table per role group for ``output``, masked in one step."""
     schema = output.entity_schema
@@ -43,11 +53,11 @@ def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -
 
     @multi_asset(
         name=f"mask_{output.name}",
-        group_name="govern",
         can_subset=False,
         specs=[
             AssetSpec(
                 key,
+                group_name=governed_group(group),
                 deps=[table_key(output.source_table)],
                 kinds={"spark", "iceberg"},
                 owners=OWNERS,

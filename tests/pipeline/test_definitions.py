@@ -110,10 +110,16 @@ def test_gates_are_blocking_and_owned(defs):
             "curate",
             "quality",
             "marts",
-            "govern",
+            "govern_restricted",
+            "govern_dob_bucketed",
+            "govern_pii_reader",
             "publish",
             "maintenance",
         }, key
+    for key in graph.get_all_asset_keys():
+        # Each role group's masked copies sit in that group's own asset group.
+        if key.path[-1].endswith("__restricted"):
+            assert graph.get(key).group_name == "govern_restricted", key
 
 
 def test_role_groups_come_from_the_manifest(tmp_path):
