@@ -501,3 +501,71 @@ def test_the_report_links_of_customer_overview_dp_lead_to_served_pages(
             assert urlsplit(response.url).path.endswith(".html"), (name, response.url)
         expected = "customer-overview" if "product_card" in name else "customer_overview_dp"
         assert expected in body, name
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(lake: LakehouseSettings, first_run, tmp_path_factory) -> Iterator[str]:
+    """The Dagster UI (dagster-webserver, as `make ui` starts it) on the lake's instance."""
+    from customer_overview.process_groups import free_port, start_group, stop_group
+    from pipelines.runner import dagster_home
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("dagster_ui") / "webserver.log"
+    environment = os.environ | {
+        "DAGSTER_HOME": str(dagster_home(lake)),
+        "LAKEHOUSE_DIR": str(lake.lakehouse_dir),
+        "LAKEHOUSE_PROFILE": lake.profile,
+    }
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    command = [str(webserver), "-h", "127.0.0.1", "-p", str(port), "-m", "pipelines.definitions"]
+    process = start_group(command, log, environment)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            try:
+                if request(base, "/server_info")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(1)
+        yield base
+    finally:
+        stop_group(process.pid, grace_seconds=20)
+
+
+def test_the_dagster_asset_page_of_customer_overview_dp_links_to_the_served_reports(
+    lake: LakehouseSettings, served_lake: str, dagster_ui: str, browser, tmp_path_factory
+) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    reports_base = lake.reports.url
+    links_script = (
+        "return [...document.querySelectorAll('a[href]')]"
+        ".filter(a => a.href.startsWith(arguments[0]))"
+        ".map(a => [a.closest('tr')?.querySelector('td')?.innerText || '', a.href]);"
+    )
+    browser.get(f"{dagster_ui}/assets/fs_accelerator/customer_overview_dp")
+    WebDriverWait(browser, 90).until(
+        lambda d: len(d.execute_script(links_script, reports_base)) >= 3
+    )
+    links = {
+        label.strip(): href for label, href in browser.execute_script(links_script, reports_base)
+    }
+    for name in ("latest_data_docs", "latest_profile", "latest_product_card"):
+        assert any(name in label for label in links), (name, links)
+    shots = tmp_path_factory.mktemp("dagster_ui_screenshots")
+    browser.save_screenshot(str(shots / "customer_overview_dp.png"))
+
+    for label, href in links.items():
+        # The links name the configured base URL; the test's report server has its own port.
+        served = served_lake + "/" + href.removeprefix(reports_base)
+        open_page(browser, served)
+        assert browser.execute_script("return document.readyState") == "complete"
+        with urlopen(served, timeout=30) as response:
+            assert response.status == 200, (label, href)
+            assert response.headers["Content-Type"] == "text/html; charset=utf-8", label
+        assert "customer" in browser.page_source, (label, href)
+    print(f"screenshot in {shots}")
