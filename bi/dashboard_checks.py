@@ -448,14 +448,16 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def spend_figures(charts: dict[str, Any]) -> dict[str, Any]:
-    """What Spend Analysis showed: cumulative spend per month (epoch ms, as the chart's query
+    """What Spend Analysis showed: cumulative spend per month (``2026-09``, as the chart's query
     returned it), spend per month and reason, spend per spend segment, and the flow's total."""
     by_month_and_reason: dict[str, dict[str, float]] = {}
     for row in charts["spend_by_category"]["data"]:
-        month = str(row["month"])
-        by_month_and_reason[month] = {k: v for k, v in row.items() if k != "month" and v}
+        month = str(row["month_label"])
+        by_month_and_reason[month] = {k: v for k, v in row.items() if k != "month_label" and v}
     return {
-        "cumulative": [[row["month"], row["spend"]] for row in charts["cumulative_spend"]["data"]],
+        "cumulative": [
+            [row["month_label"], row["spend"]] for row in charts["cumulative_spend"]["data"]
+        ],
         "by_month_and_reason": by_month_and_reason,
         "by_segment": {
             row["spend_segment_label"]: row["total_spend"]

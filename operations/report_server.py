@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -225,6 +226,13 @@ class ReportServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser that leaves a page while a large report (a profile) is still downloading
+        # closes the connection: normal, not worth the traceback socketserver prints.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def make_server(reports_dir: Path, port: int, host: str = HOST) -> ReportServer:
