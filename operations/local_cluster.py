@@ -53,17 +53,20 @@ class ClusterState:
     postgres_data: str = ""
     postgres_password: str = ""
 
-    @property
-    def catalog_uri(self) -> str:
-        return f"127.0.0.1:{self.postgres_port}/{DATABASE}"
+    def catalog_uri(self, database: str = DATABASE) -> str:
+        return f"127.0.0.1:{self.postgres_port}/{database}"
 
-    def profile_env(self) -> dict[str, str]:
-        """Environment for ``LAKEHOUSE_PROFILE=cluster`` against this environment."""
+    def profile_env(self, database: str = DATABASE) -> dict[str, str]:
+        """Environment for ``LAKEHOUSE_PROFILE=cluster`` against this environment.
+
+        ``database``: the catalog database (one per lakehouse sharing this server; see
+        :func:`create_database`).
+        """
         return {
             "LAKEHOUSE_PROFILE": "cluster",
             "SPARK_MASTER": self.spark_master_url,
             "SPARK_DRIVER_HOST": "127.0.0.1",
-            "LAKEHOUSE_CATALOG_URI": self.catalog_uri,
+            "LAKEHOUSE_CATALOG_URI": self.catalog_uri(database),
             "LAKEHOUSE_CATALOG_USER": CATALOG_USER,
             "LAKEHOUSE_CATALOG_PASSWORD": self.postgres_password,
             "PYSPARK_PYTHON": sys.executable,
@@ -148,6 +151,11 @@ def stop(folder: Path, state: ClusterState | None = None) -> None:
     (folder / STATE_FILE).unlink(missing_ok=True)
 
 
+def create_database(state: ClusterState, database: str) -> None:
+    """Another catalog database on the cluster's PostgreSQL: another lakehouse on this cluster."""
+    _createdb(state, database)
+
+
 # ------------------------------------------------------------------------------- PostgreSQL
 def _postgres_home(folder: Path) -> Path:
     """Where PostgreSQL keeps its files: under ``folder``, or as root a folder it may enter.
@@ -207,18 +215,22 @@ def _start_postgres(state: ClusterState, folder: Path) -> None:
             f"-p {port} -c listen_addresses=127.0.0.1 -k {data}",
         ]
     )
+    _createdb(state, DATABASE)
+
+
+def _createdb(state: ClusterState, database: str) -> None:
     _as_postgres_user(
         [
-            str(POSTGRES_BIN.parent / "bin" / "createdb"),
+            str(POSTGRES_BIN / "createdb"),
             "-h",
             "127.0.0.1",
             "-p",
-            str(port),
+            str(state.postgres_port),
             "-U",
             CATALOG_USER,
-            DATABASE,
+            database,
         ],
-        env={"PGPASSWORD": password},
+        env={"PGPASSWORD": state.postgres_password},
     )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +81,52 @@ def first_publish(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession)
 def lake(first_publish: FirstPublish) -> LakehouseSettings:
     """A fresh copy of the first publish for this test module (its tests share it)."""
     return first_publish.restore()
+
+
+# ------------------------------------------------ the cluster profile: one cluster per session
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A standalone Spark master with two workers and a PostgreSQL server, started once: each
+    cluster-profile scenario keeps its own catalog database on it (``create_database``)."""
+    from operations import local_cluster
+
+    folder = tmp_path_factory.mktemp("spark_cluster")
+    state = local_cluster.start(folder, workers=2, worker_memory="1g")
+    yield state
+    local_cluster.stop(folder)
+
+
+@pytest.fixture(scope="session")
+def cluster_first_publish(
+    first_publish: FirstPublish, spark_cluster: Any, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[LakehouseSettings, dict[str, str]]:
+    """The first publish's landing files run on the cluster profile (catalog database
+    ``first_publish``, Spark on the cluster's workers) by ``customer-overview run``: version
+    1.0.0+1. Scenarios may add versions; that version stays tagged for comparisons."""
+    from operations.local_cluster import create_database
+
+    create_database(spark_cluster, "first_publish")
+    env = spark_cluster.profile_env("first_publish")
+    lakehouse_dir = tmp_path_factory.mktemp("cluster_first_publish") / "lakehouse"
+    for entity in first_publish.generated["entities"].values():
+        for item in entity["files"]:
+            target = lakehouse_dir / "landing" / item["file"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(first_publish.copy / "landing" / item["file"], target)
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DAGSTER_HOME", "LAKEHOUSE_PROFILE", "LAKEHOUSE_DIR")
+    }
+    finished = subprocess.run(
+        [sys.executable, "-m", "operations.cli", "--lakehouse-dir", str(lakehouse_dir), "run"],
+        env=environment | env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    return load_settings(lakehouse_dir=lakehouse_dir, env=env), env
 
 
 @pytest.fixture(scope="session")

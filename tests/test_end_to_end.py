@@ -283,17 +283,6 @@ def test_publishing_after_a_policy_is_revoked_fails_the_leak_check(
 
 
 # ----------------------------------------------------------------------------- scale-out
-@pytest.fixture(scope="module")
-def local_cluster(tmp_path_factory: pytest.TempPathFactory):
-    """A standalone Spark master with two workers and a private PostgreSQL catalog."""
-    from operations import local_cluster as cluster
-
-    folder = tmp_path_factory.mktemp("cluster")
-    state = cluster.start(folder, workers=2, worker_memory="1g")
-    yield state
-    cluster.stop(folder)
-
-
 def _published_fingerprints(settings: LakehouseSettings, version: str) -> dict[str, list]:
     """Per output of the pii_reader group: row counts per partition and a content checksum."""
     from assets.consumed.consume import duckdb_connection, resolve_views
@@ -318,31 +307,10 @@ def _published_fingerprints(settings: LakehouseSettings, version: str) -> dict[s
     return fingerprints
 
 
-def test_the_cluster_profile_publishes_the_same_product(
-    lake, generated, first_run, local_cluster, tmp_path
-):
-    import os
-    import subprocess
-    import sys
-
-    from customer_overview.config import load_settings
-
-    cluster_dir = tmp_path / "cluster_lakehouse"
-    for entity in generated["entities"].values():
-        for item in entity["files"]:
-            target = cluster_dir / "landing" / item["file"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(lake.landing_dir / item["file"], target)
-    env = os.environ | local_cluster.profile_env()
-    finished = subprocess.run(
-        [sys.executable, "-m", "operations.cli", "--lakehouse-dir", str(cluster_dir), "run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    cluster_settings = load_settings(lakehouse_dir=cluster_dir, env=local_cluster.profile_env())
+def test_the_cluster_profile_publishes_the_same_product(lake, first_run, cluster_first_publish):
+    # The same landing files, run by `customer-overview run` on a standalone Spark cluster (two
+    # workers) with a PostgreSQL catalog (the session's cluster_first_publish).
+    cluster_settings, _ = cluster_first_publish
     assert cluster_settings.catalog.type == "postgres"
     assert cluster_settings.spark.master.startswith("spark://")
     local = _published_fingerprints(lake, "1.0.0+1")

@@ -35,7 +35,6 @@ from assets.published.publishing import published_state_problems
 from customer_overview.config import LakehouseSettings, load_settings
 from customer_overview.publish_log import PUBLISH_LOG_TABLE
 from customer_overview.version_hint import stale_version_hints
-from generator import GeneratorConfig, generate
 
 
 def _embedded_settings(lakehouse_dir):
@@ -145,27 +144,9 @@ def _published_snapshots(settings: LakehouseSettings) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ the cluster profile (D)
-@pytest.fixture(scope="module")
-def cluster_lake(tmp_path_factory: pytest.TempPathFactory):
-    """A standalone Spark cluster (one worker) and a private PostgreSQL catalog, one version."""
-    from operations import local_cluster
-
-    folder = tmp_path_factory.mktemp("crash_cluster")
-    state = local_cluster.start(folder / "cluster", workers=1, worker_memory="1g")
-    try:
-        env = state.profile_env()
-        settings = load_settings(lakehouse_dir=folder / "lakehouse", env=env)
-        assert settings.catalog.type == "postgres"
-        generate(GeneratorConfig(customers=300, months=1, seed=17), settings.landing_dir)
-        finished = run_cli(settings, "run", env=env)
-        assert finished.returncode == 0, describe(finished)
-        yield settings, env
-    finally:
-        local_cluster.stop(folder / "cluster")
-
-
-def test_a_kill_on_the_cluster_profile_shows_one_whole_version(cluster_lake) -> None:
-    settings, env = cluster_lake
+def test_a_kill_on_the_cluster_profile_shows_one_whole_version(cluster_first_publish) -> None:
+    # The session's first publish on a standalone Spark cluster with a PostgreSQL catalog.
+    settings, env = cluster_first_publish
     old = versions(settings)[-1]
     land_new_customers(settings, "kc", 6)
     # Inside the PostgreSQL transaction, every pointer moved but not committed: the old version.

@@ -224,21 +224,14 @@ def test_the_raw_check_fails_on_a_record_held_twice(lakehouse, lake_spark):
 
 
 # ------------------------------------------------------------------------ cluster profile
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory):
-    """A standalone Spark master with one worker and a private PostgreSQL catalog."""
-    from operations import local_cluster
+def test_two_machines_sharing_a_postgres_catalog_do_not_write_at_once(spark_cluster, tmp_path):
+    from operations.local_cluster import create_database
 
-    folder = tmp_path_factory.mktemp("cluster")
-    state = local_cluster.start(folder, workers=1, worker_memory="1g")
-    yield state
-    local_cluster.stop(folder)
-
-
-def test_two_machines_sharing_a_postgres_catalog_do_not_write_at_once(cluster, tmp_path):
     # Two lakehouse folders (two machines), one catalog and warehouse, the same landed files.
     warehouse = tmp_path / "shared_warehouse"
-    env = _environment(cluster.profile_env() | {"LAKEHOUSE_WAREHOUSE": warehouse.as_uri()})
+    create_database(spark_cluster, "two_machines")
+    profile = spark_cluster.profile_env("two_machines")
+    env = _environment(profile | {"LAKEHOUSE_WAREHOUSE": warehouse.as_uri()})
     machines = [tmp_path / "machine_a", tmp_path / "machine_b"]
     _generate(machines[0] / "landing")
     shutil.copytree(machines[0] / "landing", machines[1] / "landing")  # same names, sizes, times
