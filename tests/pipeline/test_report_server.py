@@ -536,6 +536,15 @@ def dagster_ui(lake: LakehouseSettings, first_run, tmp_path_factory) -> Iterator
         stop_group(process.pid, grace_seconds=20)
 
 
+def _skip_dagster_welcome(browser) -> None:
+    """Close the UI's first-visit "Join the Dagster community" dialog, if it is shown."""
+    browser.execute_script(
+        "[...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'Skip')"
+        "?.click();"
+    )
+    time.sleep(0.5)
+
+
 def test_the_dagster_asset_page_of_customer_overview_dp_links_to_the_served_reports(
     lake: LakehouseSettings, served_lake: str, dagster_ui: str, browser, tmp_path_factory
 ) -> None:
@@ -557,7 +566,24 @@ def test_the_dagster_asset_page_of_customer_overview_dp_links_to_the_served_repo
     for name in ("latest_data_docs", "latest_profile", "latest_product_card"):
         assert any(name in label for label in links), (name, links)
     shots = tmp_path_factory.mktemp("dagster_ui_screenshots")
+    _skip_dagster_welcome(browser)
+    browser.execute_script(
+        "[...document.querySelectorAll('a[href]')].find(a => a.href.startsWith(arguments[0]))"
+        ".scrollIntoView({block: 'center'});"
+        "document.querySelectorAll('*').forEach(e => { if (e.scrollLeft) e.scrollLeft = 0; });",
+        reports_base,
+    )
     browser.save_screenshot(str(shots / "customer_overview_dp.png"))
+
+    # The global lineage: one box per stage, the masked copies in one group per role group.
+    browser.get(f"{dagster_ui}/asset-groups")
+    groups = ("govern_restricted", "govern_dob_bucketed", "govern_pii_reader", "curate")
+    WebDriverWait(browser, 90).until(
+        lambda d: all(group in d.find_element("tag name", "body").text for group in groups)
+    )
+    _skip_dagster_welcome(browser)
+    time.sleep(2)  # the graph's layout animation
+    browser.save_screenshot(str(shots / "lineage.png"))
 
     for label, href in links.items():
         # The links name the configured base URL; the test's report server has its own port.
