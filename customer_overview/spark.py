@@ -81,8 +81,16 @@ def stop_spark() -> None:
         _stop_context()
 
 
+def _running_session() -> SparkSession | None:
+    """A session on the running context: every session this module made shares one context.
+
+    (A context is stopped only through stop_spark, which forgets the sessions on it.)
+    """
+    return next(iter(_sessions.values()), None) or SparkSession.getActiveSession()
+
+
 def _stop_context() -> None:
-    running = SparkSession.getActiveSession() or next(iter(_sessions.values()), None)
+    running = _running_session()
     _sessions.clear()
     if running is not None:
         running.sparkContext.stop()
@@ -124,9 +132,7 @@ def _jdbc_driver_jar(catalog_type: str) -> str | None:
 
 
 def _base_session(spark: SparkSettings, catalog_type: str) -> SparkSession:
-    # Every session this module made shares one context: the first tells which is running.
-    # (A context is stopped only through stop_spark, which forgets the sessions on it.)
-    running = next(iter(_sessions.values()), None) or SparkSession.getActiveSession()
+    running = _running_session()
     if running is not None:
         running_master = running.sparkContext.master
         if running_master == spark.master:

@@ -151,11 +151,6 @@ def stop(folder: Path, state: ClusterState | None = None) -> None:
     (folder / STATE_FILE).unlink(missing_ok=True)
 
 
-def create_database(state: ClusterState, database: str) -> None:
-    """Another catalog database on the cluster's PostgreSQL: another lakehouse on this cluster."""
-    _createdb(state, database)
-
-
 # ------------------------------------------------------------------------------- PostgreSQL
 def _postgres_home(folder: Path) -> Path:
     """Where PostgreSQL keeps its files: under ``folder``, or as root a folder it may enter.
@@ -215,10 +210,11 @@ def _start_postgres(state: ClusterState, folder: Path) -> None:
             f"-p {port} -c listen_addresses=127.0.0.1 -k {data}",
         ]
     )
-    _createdb(state, DATABASE)
+    create_database(state, DATABASE)
 
 
-def _createdb(state: ClusterState, database: str) -> None:
+def create_database(state: ClusterState, database: str) -> None:
+    """A catalog database on the cluster's PostgreSQL: one per lakehouse on this cluster."""
     _as_postgres_user(
         [
             str(POSTGRES_BIN / "createdb"),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import describe, run_cli
 from dagster import DagsterInstance
 from published_copy import FirstPublish
 from pyspark.sql import SparkSession
@@ -113,20 +111,10 @@ def cluster_first_publish(
             target = lakehouse_dir / "landing" / item["file"]
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(first_publish.copy / "landing" / item["file"], target)
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DAGSTER_HOME", "LAKEHOUSE_PROFILE", "LAKEHOUSE_DIR")
-    }
-    finished = subprocess.run(
-        [sys.executable, "-m", "operations.cli", "--lakehouse-dir", str(lakehouse_dir), "run"],
-        env=environment | env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    return load_settings(lakehouse_dir=lakehouse_dir, env=env), env
+    settings = load_settings(lakehouse_dir=lakehouse_dir, env=env)
+    finished = run_cli(settings, "run", env=env, timeout=3600)
+    assert finished.returncode == 0, describe(finished)
+    return settings, env
 
 
 @pytest.fixture(scope="session")

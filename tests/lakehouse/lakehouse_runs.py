@@ -8,21 +8,18 @@ version each path shows.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from cli_runs import describe, run_cli
 from lakehouse_support import customer, write_customers
 
 from assets.consumed.consume import _extension_files, query
 from assets.published.publishing import version_tag
 from customer_overview.config import LakehouseSettings
-from customer_overview.faults import FAULT_VARIABLE
 from customer_overview.product import load_manifest
 from customer_overview.publish_log import PUBLISH_LOG_TABLE, published_versions
 from customer_overview.spark import spark_session
@@ -31,47 +28,6 @@ from customer_overview.version_hint import local_path
 
 PUBLISH_ONLY = f'key:"fs_accelerator/{PUBLISH_LOG_TABLE}"'
 KILLED = -9  # subprocess return code of a process ended by SIGKILL
-
-
-def run_cli(
-    settings: LakehouseSettings,
-    *arguments: str,
-    fault: str | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 5400,  # whole-graph runs on a shared 2-core machine took 33 min
-) -> subprocess.CompletedProcess[str]:
-    """``customer-overview --lakehouse-dir <dir> --profile <profile> <arguments>`` as a process.
-
-    ``env`` adds variables (e.g. a cluster profile's catalog and Spark master).
-    """
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in (FAULT_VARIABLE, "DAGSTER_HOME", "LAKEHOUSE_PROFILE", "LAKEHOUSE_DIR")
-    }
-    if fault:
-        environment[FAULT_VARIABLE] = fault
-    environment |= env or {}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "operations.cli",
-            "--lakehouse-dir",
-            str(settings.lakehouse_dir),
-            "--profile",
-            settings.profile,
-            *arguments,
-        ],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def describe(finished: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {finished.returncode}\n{finished.stdout[-4000:]}\n{finished.stderr[-4000:]}"
 
 
 def land_new_customers(settings: LakehouseSettings, name: str, count: int) -> None:

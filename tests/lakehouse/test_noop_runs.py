@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from lakehouse_runs import describe, run_cli, versions, warehouse_files
+from cli_runs import describe, run_cli
+from lakehouse_runs import versions, warehouse_files
 from published_copy import FirstPublish
 
 from customer_overview.catalog import cached_catalog

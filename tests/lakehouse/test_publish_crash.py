@@ -13,17 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_runs import describe, run_cli
 from lakehouse_runs import (
     KILLED,
     PUBLISH_ONLY,
     assert_whole_version,
     cli_view,
     consumer_views,
-    describe,
     export_views,
     land_new_customers,
     published_tables,
-    run_cli,
     tags_match_log,
     unlogged_tags,
     unreferenced_metadata_files,
