@@ -2,17 +2,16 @@
 
 For each size N (customers in the initial load), in one invocation:
 
-1. generate the drops once (seed 42): the initial load (month 0) and one monthly drop
-   (month 1: ~1% of the customers updated, a month of accounts, transactions and campaign
-   events);
-2. ``bare_spark``: Spark local[2] reads the month-0 customer CSV files, keeps the latest row per
-   cust_id (row_number by modified_at) and writes an Iceberg table partitioned by country, state
-   (benchmarks/baselines.py; Spark session start included);
+1. generate the drops once (seed 42): a history of ``--history`` months (default 3: the initial
+   load and two monthly changes) and one monthly drop after it; every month updates ~1% of the
+   customers and adds a month of accounts, transactions and campaign events;
+2. ``bare_spark``: Spark local[2] reads the history's customer CSV files, keeps the latest row
+   per cust_id (row_number by modified_at) and writes an Iceberg table partitioned by country,
+   state (benchmarks/baselines.py; Spark session start included);
 3. ``duckdb``: the same job in DuckDB, written as hive-partitioned parquet by country/state;
 4. ``full``: ``customer-overview run`` (every entity, every stage: ingest, curate, quality,
-   profile, marts, mask, publish) on an empty lakehouse whose landing folder holds the month-0
-   files;
-5. ``incremental``: the month-1 files land, and ``customer-overview run`` again.
+   profile, marts, mask, publish) on an empty lakehouse whose landing folder holds the history;
+5. ``incremental``: the monthly drop lands, and ``customer-overview run`` again.
 
 Every job is its own process, timed from outside (wall time, process start included) while the
 resident memory of its whole process tree (the Spark JVM included) is sampled every 0.2 s. The
@@ -24,10 +23,12 @@ Spark job does; its rows are the curated customers table's. A product run's ``to
 process's wall time, its rows the sum over all its stages.
 
 Prints one table (seconds and the ratio: the baselines' and the full run's figures against the
-bare Spark total of the same size; the incremental run's against the same stage of the full run)
-and the peak memory of each run. ``--json PATH`` also writes the list of records
+bare Spark total of the same size; the incremental run's against the same stage of the full run),
+the peak memory of each run, and each product run's profile: per stage, seconds in Spark SQL
+executions and outside them, and the costliest executions (benchmarks/spark_profile.py, from
+Spark's event log). ``--json PATH`` also writes the list of records
 ``{"size", "run", "stage", "seconds", "rows"}``, where each run's ``"stage": "total"`` record also
-carries ``"peak_rss_mb"``.
+carries ``"peak_rss_mb"``; the profiles go next to it, as ``<PATH stem>.profile.json``.
 
     python benchmarks/bench_pipeline.py                       # 100k and 1M customers
     python benchmarks/bench_pipeline.py --sizes 2000 --json /tmp/bench.json
@@ -57,7 +58,15 @@ from product_steps import (
     StepResult,
     latest_run_steps,
 )
-from staging import INITIAL_LOAD, MONTHLY_DROP, Drops, generate_drops, land
+from spark_profile import (
+    StageProfile,
+    format_profiles,
+    newest_event_log,
+    profiles_with_event_log,
+    root_executions,
+    stage_profiles,
+)
+from staging import DEFAULT_HISTORY_MONTHS, Drops, generate_drops, land
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BASELINES = Path(__file__).resolve().parent / "baselines.py"
@@ -131,9 +140,25 @@ def baseline(size: int, run: str, argv: Sequence[str], env: dict[str, str]) -> R
     return Record(size, run, TOTAL, measured.seconds, rows, measured.peak_rss_mib)
 
 
+@dataclass(frozen=True)
+class RunProfile:
+    """Where one product run's time went, per stage."""
+
+    size: int
+    run: str
+    stages: list[StageProfile]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "run": self.run,
+            "stages": [stage.as_json() for stage in self.stages],
+        }
+
+
 def baselines(size: int, drops: Drops, folder: Path, env: dict[str, str]) -> list[Record]:
-    """Bare Spark and DuckDB on the initial load's customer files."""
-    csv_files = [str(path) for path in drops.customer_files(INITIAL_LOAD)]
+    """Bare Spark and DuckDB on the history's customer files."""
+    csv_files = [str(path) for path in drops.customer_files(drops.history)]
     spark = [sys.executable, str(BASELINES), "spark", *csv_files]
     duckdb = [sys.executable, str(BASELINES), "duckdb", *csv_files]
     return [
@@ -142,18 +167,26 @@ def baselines(size: int, drops: Drops, folder: Path, env: dict[str, str]) -> lis
     ]
 
 
-def product_run(size: int, run: str, lakehouse: Path, env: dict[str, str]) -> list[Record]:
-    """``customer-overview run`` on ``lakehouse``: a record per stage, ingest+curate and total."""
+def product_run(
+    size: int, run: str, lakehouse: Path, env: dict[str, str]
+) -> tuple[list[Record], RunProfile]:
+    """``customer-overview run`` on ``lakehouse``: a record per stage, ingest+curate and total.
+
+    Spark's event log goes under ``lakehouse/..``, next to the lakehouse, for the profile.
+    """
     argv = [sys.executable, "-m", "operations.cli", "--lakehouse-dir", str(lakehouse)]
+    env = env | {"LAKEHOUSE_PROFILES_FILE": str(profiles_with_event_log(lakehouse.parent))}
     measured = run_job(f"the {run} run (size {size:,})", [*argv, "--profile", "local", "run"], env)
     progress(f"size {size:,}: {run} run done in {measured.seconds:.1f} s")
     steps = latest_run_steps(lakehouse / "dagster_home")
-    return [
+    executions = root_executions(newest_event_log(lakehouse.parent))
+    records = [
         *stage_records(size, run, steps),
         Record(
             size, run, TOTAL, measured.seconds, sum(s.rows for s in steps), measured.peak_rss_mib
         ),
     ]
+    return records, RunProfile(size, run, stage_profiles(steps, executions))
 
 
 def stage_records(size: int, run: str, steps: list[StepResult]) -> list[Record]:
@@ -170,21 +203,21 @@ def stage_records(size: int, run: str, steps: list[StepResult]) -> list[Record]:
     return records
 
 
-def bench_size(size: int, folder: Path) -> list[Record]:
+def bench_size(size: int, folder: Path, history: int) -> tuple[list[Record], list[RunProfile]]:
     """Every job of one size, in ``folder`` (staging files, baseline outputs, lakehouse)."""
     env = job_env()
-    progress(f"size {size:,}: generating")
+    progress(f"size {size:,}: generating {history} month(s) of history and a monthly drop")
     started = time.perf_counter()
-    drops = generate_drops(size, folder / "staging")
+    drops = generate_drops(size, folder / "staging", history)
     progress(f"size {size:,}: generated in {time.perf_counter() - started:.1f} s")
     records = baselines(size, drops, folder, env)
     lakehouse = folder / "lakehouse"
-    land(drops, INITIAL_LOAD, lakehouse / "landing")
-    records += product_run(size, FULL, lakehouse, env)
-    landed = land(drops, MONTHLY_DROP, lakehouse / "landing")
+    land(drops, drops.history, lakehouse / "landing")
+    full, full_profile = product_run(size, FULL, lakehouse, env)
+    landed = land(drops, range(drops.drop_month, drops.drop_month + 1), lakehouse / "landing")
     progress(f"size {size:,}: landed {landed} files of the monthly drop")
-    records += product_run(size, INCREMENTAL, lakehouse, env)
-    return records
+    incremental, incremental_profile = product_run(size, INCREMENTAL, lakehouse, env)
+    return records + full + incremental, [full_profile, incremental_profile]
 
 
 def ratio(record: Record, records: list[Record]) -> float | None:
@@ -230,7 +263,7 @@ def format_memory(records: list[Record]) -> str:
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"a size is at least 1 customer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value}")
     return value
 
 
@@ -246,6 +279,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(DEFAULT_SIZES),
         metavar="N",
         help="customers in the initial load (default: 100000 1000000)",
+    )
+    parser.add_argument(
+        "--history",
+        type=positive_int,
+        default=DEFAULT_HISTORY_MONTHS,
+        metavar="MONTHS",
+        help="months landed before the full run (default: %(default)s); one more month lands "
+        "before the incremental run",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the records here")
     parser.add_argument(
@@ -266,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     created: list[Path] = []
     records: list[Record] = []
+    profiles: list[RunProfile] = []
     try:
         for size in dict.fromkeys(args.sizes):  # a size given twice runs once
             folder = workdir / f"size_{size}"
@@ -273,7 +315,9 @@ def main(argv: list[str] | None = None) -> None:
                 # Never benchmark on (or delete) files this invocation did not make.
                 raise SystemExit(f"{folder} already exists: choose another --workdir")
             created.append(folder)
-            records += bench_size(size, folder)
+            size_records, size_profiles = bench_size(size, folder, args.history)
+            records += size_records
+            profiles += size_profiles
     finally:
         if args.keep:
             progress(f"kept {workdir}")
@@ -286,11 +330,19 @@ def main(argv: list[str] | None = None) -> None:
     print(format_table(records))
     print()
     print(format_memory(records))
+    for profile in profiles:
+        print()
+        print(format_profiles(profile.size, profile.run, profile.stages))
     if args.json:
         args.json.write_text(
             json.dumps([record.as_json() for record in records], indent=2) + "\n", encoding="utf-8"
         )
-        progress(f"wrote {len(records)} records to {args.json}")
+        profile_json = args.json.with_name(f"{args.json.stem}.profile.json")
+        profile_json.write_text(
+            json.dumps([profile.as_json() for profile in profiles], indent=2) + "\n",
+            encoding="utf-8",
+        )
+        progress(f"wrote {len(records)} records to {args.json}, the profiles to {profile_json}")
 
 
 if __name__ == "__main__":

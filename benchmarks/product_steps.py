@@ -30,6 +30,7 @@ class StepResult:
 
     step_key: str
     seconds: float
+    started: float = 0.0  # epoch seconds
     rows_by_asset: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -80,7 +81,10 @@ def latest_run_steps(dagster_home: Path) -> list[StepResult]:
         )
         return [
             StepResult(
-                s.step_key, (s.end_time or 0.0) - (s.start_time or 0.0), rows.get(s.step_key, {})
+                s.step_key,
+                (s.end_time or 0.0) - (s.start_time or 0.0),
+                s.start_time or 0.0,
+                rows.get(s.step_key, {}),
             )
             for s in stats
         ]
