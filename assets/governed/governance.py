@@ -9,6 +9,17 @@ leaves the published product exactly as it was.
 A masked write is skipped when neither the curated snapshot it reads nor the masking decisions
 changed since the last one (a fingerprint recorded in the audit snapshot's summary), so a run
 with nothing new commits nothing and the publish step finds no output changed.
+
+When only the curated data changed (same decisions, same masked schema), the write is
+incremental: a curated row is identified by its key and lineage (source file, line, ingest
+time), which change whenever a new version of the key wins. Masked rows whose identity is no
+longer in the curated table are deleted (a key that left, or the old version of an updated
+key), and the curated rows whose identity the audit branch lacks are masked and appended. Only
+those rows go through the masks; a month of new transactions is one append. The delete and the
+append are two commits rather than one MERGE because only a DataFrame write can put the
+provenance (source snapshot, fingerprint) into its snapshot's summary; a crash between them
+leaves a branch whose last snapshot has no fingerprint, so the next run computes the delta
+again (the rows deleted and not re-appended are in it) and nothing is lost.
 """
 
 from __future__ import annotations
@@ -17,20 +28,22 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import reduce
 
 from pyiceberg.table.snapshots import Snapshot
-from pyspark.sql import DataFrame, SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, DataFrameWriterV2, SparkSession
 from pyspark.sql import functions as F
 
 from customer_overview.catalog_metadata import apply_table_metadata, tag_properties
 from customer_overview.config import LakehouseSettings
-from customer_overview.entities import EntitySchema, PartitionField
+from customer_overview.entities import LINEAGE_COLUMNS, EntitySchema, PartitionField
 from customer_overview.product import DataProductManifest, ProductOutput, RoleGroup
 from customer_overview.sql import quote
 from customer_overview.tables import (
     BUILT_FROM,
     DEFAULT_TABLE_PROPERTIES,
-    built_from,
+    data_snapshot,
     data_snapshot_id,
     drop_branch,
     ensure_branch,
@@ -38,6 +51,7 @@ from customer_overview.tables import (
     load_iceberg_table,
     snapshot_property_option,
     snapshot_row_count,
+    temp_view,
 )
 from policies import (
     OPERATORS,
@@ -57,7 +71,11 @@ log = logging.getLogger(__name__)
 AUDIT_BRANCH = "audit"
 # Snapshot summary key of a masked write: the curated snapshot it was masked from.
 SOURCE_SNAPSHOT_PROPERTY = "governance.source-snapshot-id"
+# Snapshot summary key: fingerprint of the decisions and masked schema (not the source), so the
+# next write knows whether the rows already on the branch were masked the way it would mask them.
+MASKING_PROPERTY = "governance.masking"
 PASS_THROUGH = "pass_through"
+FULL, INCREMENTAL, SKIPPED = "full", "incremental", "skipped"
 
 
 @dataclass
@@ -72,6 +90,9 @@ class MaskedOutput:
     decisions: dict[str, ColumnDecision]
     schema_replaced: bool = False
     written: bool = True  # False: source and policies unchanged, the audit branch was kept
+    mode: str = FULL  # full | incremental | skipped (nothing changed)
+    rows_deleted: int = 0  # incremental: masked rows whose curated version is gone
+    rows_appended: int = 0  # incremental: curated rows masked and appended
 
 
 @dataclass
@@ -140,31 +161,50 @@ def write_masked_outputs(
         masked = apply_masks(curated, decisions)
         table = output.published_table(group.name)
         inputs = masking_inputs(source_snapshot, decisions, masked)
-        written = _audit_built_from(spark, settings, table) != inputs
-        replaced = False
-        if written:
-            replaced = _write_audit_branch(
-                spark, settings, table, masked, output.entity_schema, source_snapshot, inputs
+        masking = masking_fingerprint(decisions, masked)
+        provenance = {
+            SOURCE_SNAPSHOT_PROPERTY: str(source_snapshot),
+            BUILT_FROM: inputs,
+            MASKING_PROPERTY: masking,
+        }
+        recorded = _audit_summary(spark, settings, table)
+        result = MaskedOutput(output.name, group.name, table, 0, None, decisions)
+        if recorded.get(BUILT_FROM) == inputs:
+            result.written, result.mode = False, SKIPPED
+        elif recorded.get(MASKING_PROPERTY) == masking and _identified_by_lineage(
+            output.entity_schema, decisions
+        ):
+            result.rows_deleted, result.rows_appended = _update_audit_branch(
+                spark, settings, table, curated, decisions, output.entity_schema, provenance
+            )
+            result.mode = INCREMENTAL
+        else:
+            result.schema_replaced = _write_audit_branch(
+                spark, settings, table, masked, output.entity_schema, provenance
             )
         _describe_masked_table(settings, table, output, group, decisions, masked.columns)
         snapshot = _branch_snapshot(settings, table, AUDIT_BRANCH)
-        result = MaskedOutput(
-            output=output.name,
-            role_group=group.name,
-            table=table,
-            rows=snapshot_row_count(snapshot),
-            audit_snapshot_id=snapshot.snapshot_id if snapshot else None,
-            decisions=decisions,
-            schema_replaced=replaced,
-            written=written,
-        )
-        progress(
-            f"{table}: {result.rows} row(s) masked for {group.name} on branch {AUDIT_BRANCH} "
-            f"in {time.monotonic() - started:.1f} s"
-            if written
-            else f"{table}: source snapshot {source_snapshot} and policies unchanged since the "
-            f"last masked write; branch {AUDIT_BRANCH} left at snapshot {result.audit_snapshot_id}"
-        )
+        result.rows = snapshot_row_count(snapshot)
+        result.audit_snapshot_id = snapshot.snapshot_id if snapshot else None
+        seconds = time.monotonic() - started
+        if result.mode == SKIPPED:
+            message = (
+                f"{table}: source snapshot {source_snapshot} and policies unchanged since the "
+                f"last masked write; branch {AUDIT_BRANCH} left at snapshot "
+                f"{result.audit_snapshot_id}"
+            )
+        elif result.mode == INCREMENTAL:
+            message = (
+                f"{table}: {result.rows_deleted} masked row(s) out of date deleted, "
+                f"{result.rows_appended} masked and appended for {group.name} on branch "
+                f"{AUDIT_BRANCH} ({result.rows} row(s)) in {seconds:.1f} s"
+            )
+        else:
+            message = (
+                f"{table}: {result.rows} row(s) masked for {group.name} on branch "
+                f"{AUDIT_BRANCH} in {seconds:.1f} s"
+            )
+        progress(message)
         results.append(result)
     return results
 
@@ -174,8 +214,14 @@ def masking_inputs(
 ) -> str:
     """Fingerprint of a masked write: source snapshot, every column's decision, the schema."""
     return inputs_fingerprint(
+        {"source_snapshot": source_snapshot, "masking": masking_fingerprint(decisions, masked)}
+    )
+
+
+def masking_fingerprint(decisions: Mapping[str, ColumnDecision], masked: DataFrame) -> str:
+    """Fingerprint of how rows are masked: every column's decision and the masked schema."""
+    return inputs_fingerprint(
         {
-            "source_snapshot": source_snapshot,
             "decisions": {
                 name: [
                     decision.operator,
@@ -189,10 +235,25 @@ def masking_inputs(
     )
 
 
-def _audit_built_from(spark: SparkSession, settings: LakehouseSettings, table: str) -> str | None:
+def _audit_summary(spark: SparkSession, settings: LakehouseSettings, table: str) -> dict[str, str]:
+    """The provenance in the audit branch's last data snapshot (empty: no table, no branch)."""
     if not spark.catalog.tableExists(settings.spark_table(table)):
-        return None
-    return built_from(load_iceberg_table(settings, table), AUDIT_BRANCH)
+        return {}
+    snapshot = data_snapshot(load_iceberg_table(settings, table), AUDIT_BRANCH)
+    if snapshot is None or snapshot.summary is None:
+        return {}
+    recorded = (SOURCE_SNAPSHOT_PROPERTY, BUILT_FROM, MASKING_PROPERTY)
+    return {key: value for key in recorded if (value := snapshot.summary.get(key)) is not None}
+
+
+def _identified_by_lineage(schema: EntitySchema, decisions: Mapping[str, ColumnDecision]) -> bool:
+    """Whether the masked rows carry the key and lineage in clear (what the delta joins on)."""
+    return all(
+        name in decisions
+        and decisions[name].operator == PASS_THROUGH
+        and not decisions[name].dropped
+        for name in (*schema.key, *LINEAGE_COLUMNS)
+    )
 
 
 def _describe_masked_table(
@@ -224,19 +285,84 @@ def _describe_masked_table(
     apply_table_metadata(settings, table, column_docs=docs, properties=properties)
 
 
+def _with_provenance(writer: DataFrameWriterV2, provenance: Mapping[str, str]) -> DataFrameWriterV2:
+    for key, value in provenance.items():
+        writer = writer.option(snapshot_property_option(key), value)
+    return writer
+
+
+def _update_audit_branch(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    table: str,
+    curated: DataFrame,
+    decisions: Mapping[str, ColumnDecision],
+    schema: EntitySchema,
+    provenance: Mapping[str, str],
+) -> tuple[int, int]:
+    """Bring the audit branch up to date with ``curated`` by the rows that changed.
+
+    Returns:
+        (masked rows deleted, curated rows masked and appended).
+    """
+    qualified = settings.spark_table(table)
+    identity = [*schema.key, *LINEAGE_COLUMNS]
+    current = curated.select(*[F.col(quote(name)) for name in identity])
+    on_branch = spark.sql(
+        f"SELECT {', '.join(quote(name) for name in identity)} FROM {qualified} "
+        f"VERSION AS OF '{AUDIT_BRANCH}'"
+    )
+    same = reduce(
+        lambda left, right: left & right,
+        [current[quote(name)].eqNullSafe(on_branch[quote(name)]) for name in identity],
+    )
+    stale = on_branch.join(current, same, "left_anti").select(*[quote(k) for k in schema.key])
+    fresh = current.join(on_branch, same, "left_anti")
+    stale = stale.persist(StorageLevel.MEMORY_AND_DISK)
+    fresh = fresh.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        deleted, appended = stale.count(), fresh.count()
+        if deleted and not appended:
+            # Only keys that left (a full refresh of the curated table): no append to carry the
+            # provenance, so the branch is rewritten whole, in one commit.
+            _write_audit_branch(
+                spark, settings, table, apply_masks(curated, decisions), schema, provenance
+            )
+            return deleted, 0
+        if deleted:
+            keys = ", ".join(quote(k) for k in schema.key)
+            with temp_view(stale.distinct(), f"_stale_{table}") as view:
+                spark.sql(
+                    f"DELETE FROM {qualified}.branch_{AUDIT_BRANCH} "
+                    f"WHERE ({keys}) IN (SELECT {keys} FROM {view})"
+                )
+        # Appended even when empty: the commit records the provenance of the new source.
+        changed = curated.join(
+            fresh, [curated[quote(n)].eqNullSafe(fresh[quote(n)]) for n in identity], "left_semi"
+        )
+        _with_provenance(
+            apply_masks(changed, decisions).writeTo(f"{qualified}.branch_{AUDIT_BRANCH}"),
+            provenance,
+        ).append()
+        return deleted, appended
+    finally:
+        stale.unpersist()
+        fresh.unpersist()
+
+
 def _write_audit_branch(
     spark: SparkSession,
     settings: LakehouseSettings,
     table: str,
     masked: DataFrame,
     schema: EntitySchema,
-    source_snapshot: int | None,
-    inputs: str,
+    provenance: Mapping[str, str],
 ) -> bool:
     """Overwrite the audit branch of ``table`` with ``masked``; True if the schema changed.
 
-    The snapshot records the source snapshot it was masked from and the inputs fingerprint, so
-    the next run can skip an unchanged write (:func:`masking_inputs`).
+    The snapshot records ``provenance``: the source snapshot it was masked from and the inputs
+    and masking fingerprints, so the next run can skip an unchanged write (:func:`masking_inputs`)
+    or mask only the rows that changed.
     """
     qualified = settings.spark_table(table)
     partition_columns = [p for p in schema.partition_by if p.column in masked.columns]
@@ -251,9 +377,9 @@ def _write_audit_branch(
         _create_empty(masked, qualified, partition_columns, replace=True)
         replaced = True
     ensure_branch(settings, table, AUDIT_BRANCH)
-    masked.writeTo(f"{qualified}.branch_{AUDIT_BRANCH}").option(
-        snapshot_property_option(SOURCE_SNAPSHOT_PROPERTY), str(source_snapshot)
-    ).option(snapshot_property_option(BUILT_FROM), inputs).overwrite(F.lit(True))
+    _with_provenance(masked.writeTo(f"{qualified}.branch_{AUDIT_BRANCH}"), provenance).overwrite(
+        F.lit(True)
+    )
     return replaced
 
 

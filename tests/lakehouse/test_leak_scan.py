@@ -69,7 +69,7 @@ def test_a_masked_schema_change_replaces_the_table_and_keeps_earlier_snapshots(
     lake_spark, lakehouse
 ):
     from assets.governed.governance import _write_audit_branch
-    from customer_overview.tables import load_iceberg_table
+    from customer_overview.tables import BUILT_FROM, load_iceberg_table
 
     _, output, _ = _masked_lakehouse(lake_spark, lakehouse)
     table = output.published_table("restricted")
@@ -79,7 +79,7 @@ def test_a_masked_schema_change_replaces_the_table_and_keeps_earlier_snapshots(
     current = lake_spark.read.option("branch", AUDIT_BRANCH).table(qualified).drop("email_addr")
     masked = lake_spark.createDataFrame(current.collect(), current.schema)  # not read lazily
     replaced = _write_audit_branch(
-        lake_spark, lakehouse, table, masked, output.entity_schema, None, "changed"
+        lake_spark, lakehouse, table, masked, output.entity_schema, {BUILT_FROM: "changed"}
     )
     assert replaced
     iceberg = load_iceberg_table(lakehouse, table)
