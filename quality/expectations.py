@@ -125,6 +125,23 @@ def quality_dirs(settings: LakehouseSettings) -> tuple[Path, Path]:
     return base / "gx", base / "data_docs"
 
 
+# The context of the run validating now: (GX project folder, run id) -> context. Opening a
+# file-backed context reads and writes its project file and sets up its stores (seconds per
+# table when every suite opened its own); one per run is reused by every table the run
+# validates. A new run opens a new one, so nothing another process wrote in between is missed.
+_run_context: dict[tuple[Path, str], Any] = {}
+
+
+def run_gx_context(settings: LakehouseSettings, run_id: str) -> Any:
+    """The GX context of run ``run_id``: opened by its first validation, reused by the next."""
+    key = (quality_dirs(settings)[0].resolve(), run_id)
+    context = _run_context.get(key)
+    if context is None:
+        _run_context.clear()  # one run at a time per process: drop the previous run's
+        context = _run_context[key] = gx_context(settings)
+    return context
+
+
 def gx_context(settings: LakehouseSettings) -> Any:
     """The file-backed GX context of this lakehouse (suites, validation history, Data Docs)."""
     gx = _gx()
@@ -417,7 +434,7 @@ def validate_table(
     try:
         with _gx_lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            context = gx_context(settings)
+            context = run_gx_context(settings, run_id)
             batch_definition = _batch_definition(context, table)
             screening = _checkpoint(
                 context, batch_definition, table, expectations, SCREENING_FORMAT, meta

@@ -40,10 +40,13 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+
+from customer_overview.atomic_files import write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -384,13 +387,34 @@ def make_pages_offline(pages: Iterable[Path], reports_dir: Path) -> OfflineResul
     return result
 
 
-def make_data_docs_offline(docs_dir: Path, reports_dir: Path) -> OfflineResult:
-    """Rewrite every Data Docs page under ``docs_dir`` (called right after GX builds them).
+# In the Data Docs folder: when the last sweep that finished had started (epoch seconds).
+SWEPT_MARKER = ".offline-swept-since"
+# A page written in the second before a sweep started may carry that second's mtime.
+_MTIME_SLACK_SECONDS = 2.0
 
-    GX rebuilds the index and the pages of the current validation on every run and leaves older
-    pages as they are; pages already rewritten are read and left unchanged.
+
+def make_data_docs_offline(
+    docs_dir: Path, reports_dir: Path, everything: bool = False
+) -> OfflineResult:
+    """Rewrite the Data Docs pages under ``docs_dir`` written since the last sweep.
+
+    Called right after GX builds them. GX rewrites the index and the pages of the current
+    validation and leaves older pages as they are, so only pages modified since the last sweep
+    that finished (``SWEPT_MARKER``) are read: the history of validations is not read again on
+    every run. A sweep that did not finish leaves the marker where it was, and the next one
+    covers its pages too. ``everything``: every page, whatever the marker says.
     """
-    result = make_pages_offline(sorted(docs_dir.rglob("*.html")), reports_dir)
+    started = time.time()
+    marker = docs_dir / SWEPT_MARKER
+    since = None if everything else _swept_since(marker)
+    pages = [
+        page
+        for page in sorted(docs_dir.rglob("*.html"))
+        if since is None or page.stat().st_mtime >= since - _MTIME_SLACK_SECONDS
+    ]
+    result = make_pages_offline(pages, reports_dir)
+    if docs_dir.is_dir():
+        write_text_atomically(marker, f"{started}\n")
     log.info(
         "Data Docs under %s: %d page(s) rewritten to vendored assets, %d unchanged",
         docs_dir,
@@ -398,6 +422,13 @@ def make_data_docs_offline(docs_dir: Path, reports_dir: Path) -> OfflineResult:
         len(result.unchanged),
     )
     return result
+
+
+def _swept_since(marker: Path) -> float | None:
+    try:
+        return float(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # never swept, or an unreadable marker: every page
 
 
 def _replace_if_unchanged(page: Path, original: str, rewritten: str) -> None:
@@ -593,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vendored {files} files into {out}")
         return 0
     if args.command == "rewrite":
-        result = make_data_docs_offline(args.docs_dir, args.reports_dir)
+        result = make_data_docs_offline(args.docs_dir, args.reports_dir, everything=True)
         print(f"{len(result.rewritten)} rewritten, {len(result.unchanged)} unchanged")
         return 1 if result.leftovers or result.missing_assets else 0
     outside = {

@@ -115,9 +115,8 @@ def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -
                     "schema_replaced": result.schema_replaced,
                     # False: source snapshot and policies unchanged, no new audit snapshot.
                     "written": result.written,
-                    # full: every row masked; incremental: only the rows that changed.
+                    # full: every row masked; incremental: only the rows the source gained.
                     "write_mode": result.mode,
-                    "rows_deleted": result.rows_deleted,
                     "rows_appended": result.rows_appended,
                     "dagster/column_schema": TableSchema(
                         columns=[

@@ -9,7 +9,9 @@ whole pipeline run in ``tests/pipeline/test_report_server.py``.
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -246,3 +248,35 @@ def test_missing_vendored_files_are_reported_with_the_fix(tmp_path: Path, caplog
     assert "bootstrap/css/bootstrap.min.css" in missing
     assert GX_LOGO_TARGET not in missing  # GX's own logo comes from the installed wheel
     assert "run `make setup`" in caplog.text
+
+
+CDN_PAGE = (
+    '<html><head><link rel="stylesheet" '
+    'href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css">'
+    "</head><body></body></html>\n"
+)
+
+
+def test_a_sweep_reads_only_the_pages_written_since_the_last_one_finished(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    docs = reports / "quality" / "data_docs"
+    docs.mkdir(parents=True)
+    index = docs / "index.html"
+    index.write_text(CDN_PAGE, encoding="utf-8")
+    assert make_data_docs_offline(docs, reports).rewritten == [index]
+
+    long_ago = time.time() - 3600
+    os.utime(index, (long_ago, long_ago))  # written and swept well before the last sweep
+    validation = docs / "validations" / "run.html"
+    validation.parent.mkdir()
+    validation.write_text(CDN_PAGE, encoding="utf-8")
+    swept = make_data_docs_offline(docs, reports)
+    assert swept.rewritten == [validation]
+    assert index not in swept.unchanged  # not even read
+
+    # A page older than the last sweep that was never rewritten (restored from a copy, say):
+    # only a sweep of everything (`python -m quality.offline_assets rewrite`) reads it.
+    index.write_text(CDN_PAGE, encoding="utf-8")
+    os.utime(index, (long_ago, long_ago))
+    assert make_data_docs_offline(docs, reports).rewritten == []
+    assert make_data_docs_offline(docs, reports, everything=True).rewritten == [index]
