@@ -203,21 +203,30 @@ def stage_records(size: int, run: str, steps: list[StepResult]) -> list[Record]:
     return records
 
 
-def bench_size(size: int, folder: Path, history: int) -> tuple[list[Record], list[RunProfile]]:
-    """Every job of one size, in ``folder`` (staging files, baseline outputs, lakehouse)."""
+def bench_size(
+    size: int, folder: Path, history: int, records: list[Record], profiles: list[RunProfile]
+) -> None:
+    """Every job of one size, in ``folder``; records and profiles are added as jobs finish.
+
+    Added as they finish, so a job that fails (out of memory at a size too large) still leaves
+    the figures of the jobs before it to print.
+    """
     env = job_env()
     progress(f"size {size:,}: generating {history} month(s) of history and a monthly drop")
     started = time.perf_counter()
     drops = generate_drops(size, folder / "staging", history)
     progress(f"size {size:,}: generated in {time.perf_counter() - started:.1f} s")
-    records = baselines(size, drops, folder, env)
+    records += baselines(size, drops, folder, env)
     lakehouse = folder / "lakehouse"
     land(drops, drops.history, lakehouse / "landing")
     full, full_profile = product_run(size, FULL, lakehouse, env)
+    records += full
+    profiles.append(full_profile)
     landed = land(drops, range(drops.drop_month, drops.drop_month + 1), lakehouse / "landing")
     progress(f"size {size:,}: landed {landed} files of the monthly drop")
     incremental, incremental_profile = product_run(size, INCREMENTAL, lakehouse, env)
-    return records + full + incremental, [full_profile, incremental_profile]
+    records += incremental
+    profiles.append(incremental_profile)
 
 
 def ratio(record: Record, records: list[Record]) -> float | None:
@@ -308,6 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     created: list[Path] = []
     records: list[Record] = []
     profiles: list[RunProfile] = []
+    failure: SystemExit | None = None
     try:
         for size in dict.fromkeys(args.sizes):  # a size given twice runs once
             folder = workdir / f"size_{size}"
@@ -315,9 +325,9 @@ def main(argv: list[str] | None = None) -> None:
                 # Never benchmark on (or delete) files this invocation did not make.
                 raise SystemExit(f"{folder} already exists: choose another --workdir")
             created.append(folder)
-            size_records, size_profiles = bench_size(size, folder, args.history)
-            records += size_records
-            profiles += size_profiles
+            bench_size(size, folder, args.history, records, profiles)
+    except SystemExit as stopped:
+        failure = stopped  # the figures so far are still printed (and written) below
     finally:
         if args.keep:
             progress(f"kept {workdir}")
@@ -343,6 +353,8 @@ def main(argv: list[str] | None = None) -> None:
             encoding="utf-8",
         )
         progress(f"wrote {len(records)} records to {args.json}, the profiles to {profile_json}")
+    if failure is not None:
+        raise failure
 
 
 if __name__ == "__main__":

@@ -166,6 +166,43 @@ def data_snapshot_id(settings: LakehouseSettings, table: str) -> int | None:
     return snapshot.snapshot_id if snapshot else None
 
 
+def rows_appended_since(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    table: str,
+    after: str | int | None,
+    up_to: int | None,
+) -> DataFrame | None:
+    """The rows ``table`` gained after snapshot ``after``, up to snapshot ``up_to``.
+
+    For work that was done up to ``after`` and only needs the new rows (masking them, checking
+    them against the rest). None when they are not all that changed: a snapshot on the way is
+    neither an append nor a compaction (``replace``: the same rows in new files), ``after`` is
+    not an ancestor of ``up_to`` (a rollback), or either is unknown or has expired.
+    """
+    if after is None or not str(after).isdigit() or up_to is None:
+        return None
+    iceberg = load_iceberg_table(settings, table)
+    start, snapshot = int(after), iceberg.snapshot_by_id(up_to)
+    while snapshot is not None and snapshot.snapshot_id != start:
+        operation = snapshot.summary.operation if snapshot.summary else None
+        if operation not in (Operation.APPEND, Operation.REPLACE):
+            return None
+        parent = snapshot.parent_snapshot_id
+        snapshot = iceberg.snapshot_by_id(parent) if parent is not None else None
+    if snapshot is None:
+        return None
+    qualified = settings.spark_table(table)
+    if start == up_to:  # nothing since (Spark's incremental scan refuses an empty range)
+        return spark.sql(f"SELECT * FROM {qualified} VERSION AS OF {start}").where("false")
+    # Iceberg's incremental append scan reads only the data files the appends added.
+    return (
+        spark.read.option("start-snapshot-id", str(start))
+        .option("end-snapshot-id", str(up_to))
+        .table(qualified)
+    )
+
+
 def built_from(iceberg: Table, ref: str = "main") -> str | None:
     """The inputs fingerprint recorded by the last build of ``ref`` (None: never recorded)."""
     snapshot = data_snapshot(iceberg, ref)

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from pyiceberg.table.snapshots import Operation, Snapshot
+from pyiceberg.table.snapshots import Snapshot
 from pyspark.sql import DataFrame, DataFrameWriterV2, SparkSession
 from pyspark.sql import functions as F
 
@@ -46,6 +46,7 @@ from customer_overview.tables import (
     ensure_branch,
     inputs_fingerprint,
     load_iceberg_table,
+    rows_appended_since,
     snapshot_property_option,
     snapshot_row_count,
 )
@@ -169,7 +170,7 @@ def write_masked_outputs(
         elif (
             recorded.get(MASKING_PROPERTY) == masking
             and (
-                appended := _rows_appended_since(
+                appended := rows_appended_since(
                     spark,
                     settings,
                     output.source_table,
@@ -284,39 +285,6 @@ def _with_provenance(writer: DataFrameWriterV2, provenance: Mapping[str, str]) -
     for key, value in provenance.items():
         writer = writer.option(snapshot_property_option(key), value)
     return writer
-
-
-def _rows_appended_since(
-    spark: SparkSession,
-    settings: LakehouseSettings,
-    source_table: str,
-    masked_from: str | None,
-    source_snapshot: int | None,
-) -> DataFrame | None:
-    """The rows ``source_table`` gained after snapshot ``masked_from``, up to ``source_snapshot``.
-
-    None when they are not all it gained: a snapshot on the way is not an append (or a
-    compaction), ``masked_from`` is not an ancestor of ``source_snapshot`` (a rollback), or
-    either is unknown or expired.
-    """
-    if not masked_from or not masked_from.isdigit() or source_snapshot is None:
-        return None
-    iceberg = load_iceberg_table(settings, source_table)
-    start, snapshot = int(masked_from), iceberg.snapshot_by_id(source_snapshot)
-    while snapshot is not None and snapshot.snapshot_id != start:
-        operation = snapshot.summary.operation if snapshot.summary else None
-        if operation not in (Operation.APPEND, Operation.REPLACE):
-            return None
-        parent = snapshot.parent_snapshot_id
-        snapshot = iceberg.snapshot_by_id(parent) if parent is not None else None
-    if snapshot is None:
-        return None
-    # The incremental append scan reads the data files the appends added, nothing else.
-    return (
-        spark.read.option("start-snapshot-id", str(start))
-        .option("end-snapshot-id", str(source_snapshot))
-        .table(settings.spark_table(source_table))
-    )
 
 
 def _append_to_audit_branch(

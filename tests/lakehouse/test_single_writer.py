@@ -214,13 +214,22 @@ def test_the_raw_check_fails_on_a_record_held_twice(lakehouse, lake_spark):
         [row, row | {RECORD_HASH: "h2"}], lake_spark.table(table).schema
     )
     frame.writeTo(table).append()
-    assert _one_row_per_record(lake_spark, table, schema).passed  # same key, other content
+    first = _one_row_per_record(lake_spark, lakehouse, schema)
+    assert first.passed  # same key, other content
+    assert first.metadata["checked"].value == "every row"
 
+    # A new row repeating an old record: the incremental check counts it against the whole table.
     lake_spark.createDataFrame([row], lake_spark.table(table).schema).writeTo(table).append()
-    result = _one_row_per_record(lake_spark, table, schema)
+    result = _one_row_per_record(lake_spark, lakehouse, schema)
     assert not result.passed
+    assert result.metadata["checked"].value.startswith("the records of rows appended since")
     assert result.metadata["duplicated_records"].value == 1
     assert result.metadata["extra_rows"].value == 1
+
+    # A failed check records nothing: after another append, the repeated record is still found.
+    other = row | {schema.key[0]: "P2", RECORD_HASH: "h3"}
+    lake_spark.createDataFrame([other], lake_spark.table(table).schema).writeTo(table).append()
+    assert not _one_row_per_record(lake_spark, lakehouse, schema).passed
 
 
 # ------------------------------------------------------------------------ cluster profile
