@@ -9,8 +9,8 @@ outside every execution is the driver's: Python, PyIceberg metadata commits, Gre
 rendering, Dagster events.
 
 The profile of a stage is then: seconds in Spark, seconds outside, the number of executions,
-and the executions that cost most, grouped by what started them (the SQL statement's first
-words, or the Python call site PySpark records for a DataFrame action).
+and the executions that cost most, grouped by what started them (the Python call site PySpark
+records for a DataFrame action, or the root operator of a statement's physical plan).
 """
 
 from __future__ import annotations
@@ -64,10 +64,6 @@ class Execution:
     label: str
     started: float
     ended: float
-
-    @property
-    def seconds(self) -> float:
-        return self.ended - self.started
 
 
 @dataclass

@@ -56,8 +56,9 @@ class SparkSettings(_Frozen):
     executor_cores: int | None = None
     # Many and small: adaptive query execution (on) coalesces them to ~64 MB each, so a small
     # run still has a few tasks, while a shuffle of millions of rows (the within-batch dedupe
-    # of 6M transactions at 1M customers) is cut into sorts that fit a 2 GB heap. With 8, each
-    # sort held ~750k rows and ran out of memory.
+    # of 6M transactions at 1M customers) is cut into smaller sorts. With 8 and a 2 GB heap each
+    # sort held ~750k rows and ran out of memory; with 4 GB that ingest took 146 s with 64 and
+    # 221 s with 8. Small runs pay for it (README, Performance).
     shuffle_partitions: int = Field(default=64, ge=1)
     ui_enabled: bool = False
     driver_host: str | None = None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from customer_overview.entities import load_entity
 
@@ -77,3 +79,10 @@ def write_customers(
         for index, row in enumerate(rows):
             writer.writerow([str(index), *(row.get(column, "") for column in columns)])
     return path
+
+
+def row_multiset(frame: Any, leave_out: Iterable[str] = ()) -> Counter:
+    """The rows of a Spark DataFrame as a multiset of tuples (columns sorted by name)."""
+    skipped = set(leave_out)
+    columns = sorted(name for name in frame.columns if name not in skipped)
+    return Counter(tuple(row[name] for name in columns) for row in frame.select(*columns).collect())

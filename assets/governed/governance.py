@@ -156,8 +156,8 @@ def write_masked_outputs(
         decisions = decisions_for(manifest, policies, output, group, curated.columns)
         masked = apply_masks(curated, decisions)
         table = output.published_table(group.name)
-        inputs = masking_inputs(source_snapshot, decisions, masked)
         masking = masking_fingerprint(decisions, masked)
+        inputs = masking_inputs(source_snapshot, masking)
         provenance = {
             SOURCE_SNAPSHOT_PROPERTY: str(source_snapshot),
             BUILT_FROM: inputs,
@@ -215,13 +215,9 @@ def write_masked_outputs(
     return results
 
 
-def masking_inputs(
-    source_snapshot: int | None, decisions: Mapping[str, ColumnDecision], masked: DataFrame
-) -> str:
-    """Fingerprint of a masked write: source snapshot, every column's decision, the schema."""
-    return inputs_fingerprint(
-        {"source_snapshot": source_snapshot, "masking": masking_fingerprint(decisions, masked)}
-    )
+def masking_inputs(source_snapshot: int | None, masking: str) -> str:
+    """Fingerprint of a masked write: the source snapshot and the :func:`masking_fingerprint`."""
+    return inputs_fingerprint({"source_snapshot": source_snapshot, "masking": masking})
 
 
 def masking_fingerprint(decisions: Mapping[str, ColumnDecision], masked: DataFrame) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from dagster import materialize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lakehouse_support import row_multiset
 from pyspark.sql import SparkSession
 
 from assets.curated.curation import curate_entity
@@ -89,8 +90,7 @@ def pipeline_run(spark: SparkSession, settings: LakehouseSettings, run_id: str) 
 def table_rows(spark: SparkSession, settings: LakehouseSettings, table: str, ref: str) -> Counter:
     """The rows of ``table`` at ``ref`` as a multiset (``_ingested_at`` left out)."""
     frame = spark.sql(f"SELECT * FROM {settings.spark_table(table)} VERSION AS OF '{ref}'")
-    columns = sorted(name for name in frame.columns if name != INGESTED_AT)
-    return Counter(tuple(row[name] for name in columns) for row in frame.select(*columns).collect())
+    return row_multiset(frame, leave_out=[INGESTED_AT])
 
 
 def compared_tables() -> list[tuple[str, str]]:

@@ -6,10 +6,8 @@ run, the audit branch of each role group holds exactly ``apply_masks`` of the cu
 
 from __future__ import annotations
 
-from collections import Counter
-
-from lakehouse_support import customer, write_customers
-from pyspark.sql import DataFrame, SparkSession
+from lakehouse_support import customer, row_multiset, write_customers
+from pyspark.sql import SparkSession
 
 from assets.curated.curation import curate_entity
 from assets.governed.governance import (
@@ -43,18 +41,13 @@ def _run(spark: SparkSession, settings: LakehouseSettings, run_id: str) -> list[
     )
 
 
-def _rows(frame: DataFrame) -> Counter:
-    columns = sorted(frame.columns)
-    return Counter(tuple(row[c] for c in columns) for row in frame.select(*columns).collect())
-
-
 def _assert_branches_are_the_masked_curated_table(spark, settings) -> None:
     curated = spark.table(settings.spark_table(OUTPUT.source_table))
     for group in MANIFEST.consumers.role_groups:
         decisions = decisions_for(MANIFEST, POLICIES, OUTPUT, group, curated.columns)
         table = settings.spark_table(OUTPUT.published_table(group.name))
         branch = spark.sql(f"SELECT * FROM {table} VERSION AS OF '{AUDIT_BRANCH}'")
-        assert _rows(branch) == _rows(apply_masks(curated, decisions)), group.name
+        assert row_multiset(branch) == row_multiset(apply_masks(curated, decisions)), group.name
 
 
 def test_rows_the_curated_table_gained_are_appended_and_any_other_change_rewrites(
