@@ -94,7 +94,7 @@ def gx_checks(schema: EntitySchema, manifest: DataProductManifest) -> AssetCheck
         unchanged = f" (unchanged since {outcome.reused_from})" if outcome.reused_from else ""
         context.log.info(
             f"{schema.curated_table}: {outcome.passed}/{len(outcome.outcomes)} expectations "
-            f"passed on {outcome.rows:,} rows in {outcome.seconds:.1f} s{unchanged}"
+            f"passed on {_scope(outcome)} in {outcome.seconds:.1f} s{unchanged}"
         )
         for failure in outcome.blocking_failures + outcome.warnings:
             log = context.log.error if failure.blocking else context.log.warning
@@ -113,7 +113,7 @@ def gx_checks(schema: EntitySchema, manifest: DataProductManifest) -> AssetCheck
                     created_at=datetime.now(UTC),
                     path=str(outcome.docs_page.relative_to(settings.reports_dir)),
                     details=f"{outcome.passed}/{len(outcome.outcomes)} expectations passed on "
-                    f"{outcome.rows:,} rows",
+                    f"{_scope(outcome)}",
                 ),
             )
         failures = outcome.blocking_failures
@@ -121,6 +121,16 @@ def gx_checks(schema: EntitySchema, manifest: DataProductManifest) -> AssetCheck
         yield _check_result(WARNING_CHECK, key, outcome, outcome.warnings, False, settings)
 
     return _validate
+
+
+def _scope(outcome: ValidationOutcome) -> str:
+    """What the suite read: the whole table, or the rows whose key changed since it passed."""
+    if outcome.changed_rows is None:
+        return f"{outcome.rows:,} rows"
+    return (
+        f"the {outcome.changed_rows:,} rows whose key changed since {outcome.changed_since} "
+        f"(of {outcome.rows:,})"
+    )
 
 
 def describe_failure(table: str, failure: ExpectationOutcome) -> str:
@@ -154,7 +164,11 @@ def _check_result(
             "failed_expectations": ", ".join(sorted({f.rule for f in failures})) or "none",
             "unexpected_counts": MetadataValue.json({f.rule: f.unexpected_count for f in failures}),
             "failing_values_sample": MetadataValue.json({f.rule: f.sample for f in failures}),
-            "rows_validated": outcome.rows,
+            "rows_validated": outcome.rows
+            if outcome.changed_rows is None
+            else outcome.changed_rows,
+            "table_rows": outcome.rows,
+            "validated_scope": _scope(outcome),
             "data_docs_page": _served_link(settings, outcome.docs_page),
             "data_docs_index": _served_link(settings, outcome.docs_index),
             "data_docs_failures": _served_link(settings, outcome.failures_page),

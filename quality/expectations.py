@@ -4,11 +4,22 @@ Each rule of ``quality/rules/<entity>.yaml`` becomes one expectation (native whe
 that means the same, otherwise a boolean column computed from the same Spark SQL as the
 quarantine step: :func:`rule_expectation`); each of the seed's column assertions
 (``seed_assertions``) becomes unexpected-count expectations named ``seed_<column>_<test>``
-(:func:`seed_assertion_expectations`); plus table-level expectations that only make sense after
-dedupe: the key is unique, the row count is within bounds of the previous publish, and every
-(partition values) pair in the data has exactly one Iceberg partition. Validation runs on the
-Spark DataFrame (GX Spark data source): nothing is collected to pandas. Data Docs go to
-``LAKEHOUSE_DIR/reports/quality/data_docs`` and keep every run (history).
+(:func:`seed_assertion_expectations`); plus expectations that only make sense after dedupe: the
+key is unique, and every (partition values) pair in the data has exactly one Iceberg partition.
+Validation runs on the Spark DataFrame (GX Spark data source): nothing is collected to pandas.
+Data Docs go to ``LAKEHOUSE_DIR/reports/quality/data_docs`` and keep every run (history).
+
+Table-level facts (the table has rows; the row count is within bounds of the previous publish)
+are read from the snapshot's Iceberg metadata (:func:`table_fact_outcomes`), not counted by a
+scan, and reported beside the suite's outcomes.
+
+Only what changed is validated again. Every GX expectation here holds row by row, except key
+uniqueness, which holds key by key. So when the suite passed entirely on an earlier snapshot and
+the table has since only been upserted (``customer_overview.changed_keys``: the keys each MERGE
+touched), the suite runs on the rows whose key changed, every row of such a key included: a row
+with an unchanged key is a row that passed, and a duplicate of a changed key is among the rows
+read. The tables a ``references`` rule reads must also only have been upserted (no key left
+them), and the partition spec must be the same. Anything else validates the whole table.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from customer_overview.atomic_files import write_text_atomically
+from customer_overview.changed_keys import keys_changed_since
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
 from customer_overview.sql import quote
@@ -79,6 +91,8 @@ class ExpectationOutcome:
     unexpected_percent: float | None
     sample: list[Any] = field(default_factory=list)
     observed: Any = None
+    # Evaluated from the snapshot's Iceberg metadata (a table-level fact), not by GX.
+    from_metadata: bool = False
 
 
 @dataclass
@@ -97,6 +111,10 @@ class ValidationOutcome:
     # Set when nothing the suite reads changed since an earlier run validated it: that run's
     # name, whose outcome and Data Docs pages these are.
     reused_from: str | None = None
+    # Rows the suite read when it validated only the rows whose key changed since the earlier
+    # run ``changed_since`` (None: the whole table was read).
+    changed_rows: int | None = None
+    changed_since: str | None = None
 
     @property
     def blocking_failures(self) -> list[ExpectationOutcome]:
@@ -266,10 +284,8 @@ def seed_assertion_expectations(
     return [expectation for expectation, _, _ in made]
 
 
-def build_expectations(
-    schema: EntitySchema, rules: RuleSet, previous_rows: int | None
-) -> list[Any]:
-    """Every expectation of the table's suite, each tagged with its rule and whether it blocks."""
+def build_expectations(schema: EntitySchema, rules: RuleSet) -> list[Any]:
+    """The table's GX expectations, each tagged with its rule and whether it blocks."""
     gxe = _gx().expectations
     expectations = [rule_expectation(rule, schema) for rule in rules.rules]
     for assertion in rules.seed_assertions:
@@ -283,24 +299,6 @@ def build_expectations(
     )
     _describe(unique, "key_unique", True, f"{', '.join(key)} identifies exactly one row (dedupe)")
     expectations.append(unique)
-
-    if previous_rows:
-        bounds = gxe.ExpectTableRowCountToBeBetween(
-            min_value=math.floor(previous_rows * ROW_COUNT_MIN_RATIO),
-            max_value=math.ceil(previous_rows * ROW_COUNT_MAX_RATIO),
-        )
-        _describe(
-            bounds,
-            "row_count_near_previous_publish",
-            False,
-            f"row count within {ROW_COUNT_MIN_RATIO:.0%}-{ROW_COUNT_MAX_RATIO:.0%} of the "
-            f"last published {previous_rows:,}",
-        )
-        expectations.append(bounds)
-    else:
-        not_empty = gxe.ExpectTableRowCountToBeBetween(min_value=1)
-        _describe(not_empty, "table_not_empty", True, "the table has rows (first publish)")
-        expectations.append(not_empty)
 
     if _partition_columns(schema):
         partition_check = gxe.ExpectColumnValuesToBeInSet(column=PARTITION_FLAG, value_set=[True])
@@ -321,14 +319,46 @@ def _describe(expectation: Any, rule: str, blocking: bool, text: str) -> None:
     expectation.description = f"[{rule}] {text}"
 
 
+def table_fact_outcomes(rows: int, previous_rows: int | None) -> list[ExpectationOutcome]:
+    """The table-level expectations, on the row count the snapshot's metadata gives.
+
+    With a previous publish, the count must be within bounds of it (a warning: a lost or a
+    duplicated extract shows up here first); before the first one, the table must have rows.
+    """
+    if previous_rows:
+        low = math.floor(previous_rows * ROW_COUNT_MIN_RATIO)
+        high = math.ceil(previous_rows * ROW_COUNT_MAX_RATIO)
+        rule, blocking, success = "row_count_near_previous_publish", False, low <= rows <= high
+    else:
+        rule, blocking, success = "table_not_empty", True, rows >= 1
+    return [
+        ExpectationOutcome(
+            rule=rule,
+            expectation="expect_table_row_count_to_be_between",
+            column=None,
+            blocking=blocking,
+            success=success,
+            unexpected_count=None,
+            unexpected_percent=None,
+            observed=rows,
+            from_metadata=True,
+        )
+    ]
+
+
 def validation_frame(
-    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema, rules: RuleSet
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    schema: EntitySchema,
+    rules: RuleSet,
+    rows: DataFrame | None = None,
 ) -> DataFrame:
-    """The curated table plus one boolean column per rule GX cannot express natively."""
+    """``rows`` (default: the curated table) plus one boolean column per rule GX cannot express
+    natively."""
     check_rules_compile(spark, rules, schema)
-    frame = with_rule_flags(
-        spark, settings, spark.table(settings.spark_table(schema.curated_table)), schema, rules
-    )
+    if rows is None:
+        rows = spark.table(settings.spark_table(schema.curated_table))
+    frame = with_rule_flags(spark, settings, rows, schema, rules)
     columns = _partition_columns(schema)
     if columns:
         # Iceberg's partitions metadata table lists every partition with live data files.
@@ -394,9 +424,10 @@ def validate_table(
 ) -> ValidationOutcome:
     """Run the table's suite on its current snapshot and update the Data Docs.
 
-    The whole suite is screened (pass/fail, in few scans); when expectations fail, they run once
-    more as ``<table>_failures`` for their unexpected counts and sample values. Both runs are
-    pages of the Data Docs.
+    The suite is screened (pass/fail, in few scans); when expectations fail, they run once more
+    as ``<table>_failures`` for their unexpected counts and sample values. Both runs are pages of
+    the Data Docs. It reads the whole table, or only the rows whose key changed since it last
+    passed (see the module docstring); nothing, when nothing it reads changed.
 
     Args:
         spark: Session bound to the lakehouse's catalog (GX reuses it).
@@ -410,8 +441,10 @@ def validate_table(
 
     started = datetime.now(UTC)
     table = schema.curated_table
-    expectations = build_expectations(schema, rules, previous_rows)
+    expectations = build_expectations(schema, rules)
     snapshots = _snapshots_read(settings, schema, rules)
+    rows = _table_rows(spark, settings, table, snapshots[table])
+    facts = table_fact_outcomes(rows, previous_rows)
     validated = ValidatedState(
         snapshots={name: s.snapshot_id if s else None for name, s in snapshots.items()},
         # The rules and the schema too: a computed flag's expectation names only its column,
@@ -424,19 +457,37 @@ def validate_table(
                 "great_expectations": metadata.version("great-expectations"),
             }
         ),
+        partition_spec=load_iceberg_table(settings, table).metadata.default_spec_id,
     )
-    earlier = _earlier_outcome(settings, table, validated)
-    if earlier is not None:
-        seconds = (datetime.now(UTC) - started).total_seconds()
-        log.info("%s: unchanged since %s, its outcome stands", table, earlier.run_name)
-        return replace(earlier, reused_from=earlier.run_name, seconds=seconds)
+    earlier = _earlier_record(settings, table)
+    if earlier is not None and earlier[0] == validated:
+        outcome = earlier[1]
+        log.info("%s: unchanged since %s, its outcome stands", table, outcome.run_name)
+        return _with_facts(outcome, facts, started, rows, reused_from=outcome.run_name)
+
+    changed = _changed_keys(spark, settings, schema, rules, earlier, validated, rows)
+    selected = None
+    if changed is not None and earlier is not None:
+        keys, count = changed
+        since = earlier[1]
+        if not count:  # only a table the suite reads moved on: no row of this one changed
+            log.info("%s: no row changed since %s, its outcome stands", table, since.run_name)
+            outcome = _with_facts(since, facts, started, rows, reused_from=since.run_name)
+            _record_outcome(settings, table, validated, outcome)
+            return outcome
+        selected = spark.table(settings.spark_table(table)).join(
+            keys, list(schema.key), "left_semi"
+        )
 
     run_name = f"{table}-{run_id}"
     run = RunIdentifier(run_name=run_name, run_time=started)
     meta = {"rules_file": f"quality/rules/{schema.entity}.yaml"}
     # Every expectation reads this frame: compute it once.
-    frame = validation_frame(spark, settings, schema, rules).persist()
+    frame = validation_frame(spark, settings, schema, rules, selected).persist()
     try:
+        changed_rows = frame.count() if selected is not None else None
+        if changed_rows is not None:
+            log.info("%s: validating the %s row(s) whose key changed", table, f"{changed_rows:,}")
         with _gx_lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             context = run_gx_context(settings, run_id)
@@ -449,11 +500,7 @@ def validate_table(
             failed = {outcome.rule for outcome in results if not outcome.success}
             failures_page = None
             if failed:
-                again = [
-                    e
-                    for e in build_expectations(schema, rules, previous_rows)
-                    if e.meta["rule"] in failed
-                ]
+                again = [e for e in build_expectations(schema, rules) if e.meta["rule"] in failed]
                 detail = _checkpoint(
                     context, batch_definition, table + FAILURES_SUFFIX, again, DETAIL_FORMAT, meta
                 ).run(batch_parameters={"dataframe": frame}, run_id=run)
@@ -471,22 +518,55 @@ def validate_table(
         table=table,
         suite=f"{table}_suite",
         run_name=run_name,
-        # The frame is this snapshot, joined without adding rows: its summary has the count.
-        rows=snapshot_row_count(snapshots[table]),
-        outcomes=results,
+        rows=rows,
+        outcomes=results + facts,
         docs_page=page,
         docs_index=index,
         failures_page=failures_page,
         seconds=(datetime.now(UTC) - started).total_seconds(),
+        changed_rows=changed_rows,
+        changed_since=earlier[1].run_name if changed_rows is not None and earlier else None,
     )
     _record_outcome(settings, table, validated, outcome)
     return outcome
 
 
+def _table_rows(
+    spark: SparkSession, settings: LakehouseSettings, table: str, snapshot: Snapshot | None
+) -> int:
+    """Rows in ``snapshot``: its summary's count, exact while no delete file applies to it."""
+    summary = snapshot.summary if snapshot is not None else None
+    deletes = (
+        sum(int(summary.get(k) or 0) for k in ("total-position-deletes", "total-equality-deletes"))
+        if summary is not None
+        else 0
+    )
+    if snapshot is None or not deletes:
+        return snapshot_row_count(snapshot)
+    # A merge-on-read write left delete files (the product writes copy-on-write): count them.
+    qualified = settings.spark_table(table)
+    return spark.sql(f"SELECT * FROM {qualified} VERSION AS OF {snapshot.snapshot_id}").count()
+
+
+def _with_facts(
+    outcome: ValidationOutcome,
+    facts: list[ExpectationOutcome],
+    started: datetime,
+    rows: int,
+    reused_from: str,
+) -> ValidationOutcome:
+    """An earlier outcome of the suite, with the table-level facts of the snapshot now."""
+    kept = [o for o in outcome.outcomes if not o.from_metadata]
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    return replace(
+        outcome, outcomes=kept + facts, rows=rows, reused_from=reused_from, seconds=seconds
+    )
+
+
 # ----------------------------------------------------------- validating only what changed
 @dataclass(frozen=True)
 class ValidatedState:
-    """Everything a suite's outcome depends on: the snapshots it reads and its expectations.
+    """Everything the suite's outcome depends on: the snapshots it reads and its expectations.
 
     Iceberg snapshots are immutable, so the same snapshots validated by the same suite give the
     same outcome: a run where nothing changed reuses the earlier outcome instead of scanning.
@@ -494,6 +574,7 @@ class ValidatedState:
 
     snapshots: dict[str, int | None]
     suite: str
+    partition_spec: int | None = None
 
 
 def _snapshots_read(
@@ -507,6 +588,46 @@ def _snapshots_read(
     tables = {schema.curated_table}
     tables |= {load_entity(rule.entity or "").curated_table for rule in rules.references}
     return {name: data_snapshot(load_iceberg_table(settings, name)) for name in sorted(tables)}
+
+
+def _changed_keys(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    schema: EntitySchema,
+    rules: RuleSet,
+    earlier: tuple[ValidatedState, ValidationOutcome] | None,
+    now: ValidatedState,
+    rows: int,
+) -> tuple[DataFrame, int] | None:
+    """The keys of the curated rows to validate again and how many, or None: the whole table.
+
+    Only after an outcome where every expectation of the same suite passed, on the same partition
+    spec, and when every table the suite reads has since only been upserted (no key left a table
+    a ``references`` rule reads, so no row that passed lost its parent).
+    """
+    if earlier is None:
+        return None
+    state, outcome = earlier
+    if state.suite != now.suite or state.partition_spec != now.partition_spec:
+        return None
+    if not all(o.success for o in outcome.outcomes if not o.from_metadata):
+        return None  # a failure's unexpected rows may be among the unchanged ones
+    for rule in rules.references:
+        parent = load_entity(rule.entity or "")
+        if list(parent.key) != [rule.other]:
+            return None  # a non-key value can leave the parent in an upsert
+        table = parent.curated_table
+        after, up_to = state.snapshots.get(table), now.snapshots.get(table)
+        if keys_changed_since(spark, settings, table, list(parent.key), after, up_to) is None:
+            return None
+    table = schema.curated_table
+    after, up_to = state.snapshots.get(table), now.snapshots[table]
+    keys = keys_changed_since(spark, settings, table, list(schema.key), after, up_to)
+    if keys is None:
+        return None
+    count = keys.count()
+    # Past half of the table, one scan of all of it costs less than the scan and the join.
+    return (keys, count) if count * 2 <= rows else None
 
 
 def _record_path(settings: LakehouseSettings, table: str) -> Path:
@@ -526,17 +647,16 @@ def _record_outcome(
 _PAGE_FIELDS = ("docs_page", "docs_index", "failures_page")
 
 
-def _earlier_outcome(
-    settings: LakehouseSettings, table: str, validated: ValidatedState
-) -> ValidationOutcome | None:
-    """The recorded outcome of the same suite on the same snapshots, if its pages still exist."""
+def _earlier_record(
+    settings: LakehouseSettings, table: str
+) -> tuple[ValidatedState, ValidationOutcome] | None:
+    """The last recorded validation of ``table`` (state and outcome), if its pages still exist."""
     path = _record_path(settings, table)
     if not path.is_file():
         return None
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        if record["validated"] != asdict(validated):
-            return None
+        state = ValidatedState(**record["validated"])
         saved = record["outcome"]
         pages = {name: Path(saved[name]) if saved[name] else None for name in _PAGE_FIELDS}
         outcomes = [ExpectationOutcome(**o) for o in saved["outcomes"]]
@@ -545,7 +665,7 @@ def _earlier_outcome(
         log.warning("%s: ignoring an unreadable validation record (%s)", path, problem)
         return None
     kept = [outcome.docs_page, outcome.failures_page]
-    return outcome if all(page is None or page.is_file() for page in kept) else None
+    return (state, outcome) if all(page is None or page.is_file() for page in kept) else None
 
 
 def _configuration(expectation: Any) -> dict[str, Any]:

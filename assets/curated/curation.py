@@ -12,7 +12,9 @@ For each raw row not yet curated:
      (``modified_at``) wins, ties go to the later arrival (ingest time, file, line), so a
      late-arriving older row never replaces a newer one;
   4. winners are MERGEd into the curated table by key. Only touched keys are rewritten; a row
-     whose partition values change (a customer moving country or state) moves partition.
+     whose partition values change (a customer moving country or state) moves partition. The
+     winners' keys are recorded for the MERGE's snapshot (``customer_overview.changed_keys``):
+     the quality suite validates those rows again, not the whole table.
 
 Late parents. A child row (an account, a transaction, a campaign event) that lands before its
 customer, account or product breaks a ``references`` rule and is quarantined. Every later run
@@ -73,6 +75,7 @@ from pyspark.sql.types import ArrayType, StringType, TimestampType
 
 from assets.raw.ingestion import RAW_LINE, STRUCTURAL_ERROR
 from customer_overview.catalog_metadata import ensure_curated_table
+from customer_overview.changed_keys import record_changed_keys
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import (
     INGESTED_AT,
@@ -695,10 +698,17 @@ def _write_latest(
         if result.updated + result.inserted == 0:
             return
         on = " AND ".join(f"t.{quote(name)} = s.{quote(name)}" for name in key)
+        before = current_snapshot_id(settings, schema.curated_table)
         with temp_view(winners, f"_latest_{schema.entity}") as view:
             spark.sql(
                 f"MERGE INTO {table} t USING {view} s ON {on} "
                 "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+            )
+        merged = current_snapshot_id(settings, schema.curated_table)
+        if merged is not None and merged != before:
+            # What the quality suite re-validates next (customer_overview.changed_keys).
+            record_changed_keys(
+                settings, schema.curated_table, merged, winners.select(*map(quote, key))
             )
     finally:
         ranked.unpersist()

@@ -193,7 +193,7 @@ def test_seed_assertions_become_unexpected_count_expectations():
     }
     assert all(e.meta["blocking"] for e in made.values())
     # ...and they are part of the table's suite
-    suite = {e.meta["rule"] for e in build_expectations(CUSTOMERS, rules, previous_rows=None)}
+    suite = {e.meta["rule"] for e in build_expectations(CUSTOMERS, rules)}
     assert set(made) <= suite
 
 
@@ -240,7 +240,7 @@ def test_a_real_validation_counts_missing_and_invalid_values(spark, session_sett
     on_columns = {r.name for r in rules.rules if r.column in columns}
     expectations = [
         e
-        for e in build_expectations(CUSTOMERS, rules, previous_rows=None)
+        for e in build_expectations(CUSTOMERS, rules)
         if e.meta["rule"] in on_columns or e.meta["rule"].startswith(("seed_", "key_"))
     ]
     assert len(expectations) > 20

@@ -88,6 +88,8 @@ def test_a_suite_is_screened_failures_are_detailed_and_stored_objects_reused(lak
 
     failing = validate_table(lake_spark, lakehouse, CUSTOMERS, RULES, run_id="r3", previous_rows=3)
     assert failing.rows == 5 and failing.reused_from is None  # a new snapshot is validated
+    # An append nobody recorded keys for: its rows' keys are validated, with every row of them.
+    assert failing.changed_rows == 3 and failing.changed_since == rescanned.run_name
     by_rule = {o.rule: o for o in failing.blocking_failures}
     assert by_rule["key_unique"].unexpected_count == 2
     assert by_rule["key_unique"].sample == ["1000000001", "1000000001"]
@@ -98,7 +100,11 @@ def test_a_suite_is_screened_failures_are_detailed_and_stored_objects_reused(lak
     assert failing.failures_page is not None and failing.failures_page.is_file()
     page = failing.failures_page.read_text(encoding="utf-8")
     assert "cibil_score" in page and "999" in page
-    # previous_rows adds the row-count expectation: the suite changed, so it was rewritten.
-    suite = gx_context(lakehouse).suites.get(f"{TABLE}_suite")
-    assert "row_count_near_previous_publish" in {e.meta["rule"] for e in suite.expectations}
-    assert _stored_suites(lakehouse)[next(iter(stored))] != stored[next(iter(stored))]
+    # previous_rows turns "not empty" into bounds around it (5 rows: within 2..5 for 3): a
+    # table-level fact from the snapshot's metadata, not a GX scan, so the stored suite is not
+    # rewritten for it.
+    (bounds,) = [o for o in failing.outcomes if o.rule == "row_count_near_previous_publish"]
+    assert (bounds.success, bounds.observed, bounds.from_metadata) == (True, 5, True)
+    assert "table_not_empty" not in {o.rule for o in failing.outcomes}
+    ((suite_file, written),) = stored.items()
+    assert _stored_suites(lakehouse)[suite_file] == written

@@ -1,0 +1,118 @@
+"""The keys each upsert touched, kept beside the table: what a later stage must look at again.
+
+Curated tables are copy-on-write: a MERGE that changes 1% of the customers rewrites nearly every
+data file, so the files a snapshot added say little about which rows changed. The writer knows:
+after its MERGE it records the keys of its source rows (:func:`record_changed_keys`, a Parquet
+folder per snapshot under ``LAKEHOUSE_DIR/state/changed_keys/<table>/``). A reader that was up
+to date at snapshot ``after`` asks :func:`keys_changed_since` for every key whose row may differ
+between ``after`` and now; a row whose key is not among them is the row it already saw.
+
+Only what is known is trusted. Walking back from the current snapshot to ``after``:
+
+- a snapshot with recorded keys contributes them (an upsert: no key left the table);
+- an ``append`` without recorded keys (any other writer) contributes the keys of the rows it
+  added, read by Iceberg's incremental append scan;
+- a ``replace`` (compaction) changes no row and contributes nothing;
+- anything else (a full rewrite, a delete, an overwrite nobody recorded, a rollback past
+  ``after``, an expired snapshot) means "unknown": None, and the reader starts over.
+
+A crash between the MERGE and the recording leaves the snapshot unrecorded, so the answer is
+None rather than an incomplete key set. Key sets live as long as their snapshot: recording one
+removes those of snapshots the table no longer has (expired by maintenance).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from pyiceberg.table.snapshots import Operation
+from pyspark.sql import DataFrame, SparkSession
+
+from customer_overview.config import LakehouseSettings
+from customer_overview.sql import quote
+from customer_overview.tables import load_iceberg_table
+
+log = logging.getLogger(__name__)
+
+
+def changed_keys_dir(settings: LakehouseSettings, table: str) -> Path:
+    return settings.lakehouse_dir / "state" / "changed_keys" / table
+
+
+def record_changed_keys(
+    settings: LakehouseSettings, table: str, snapshot_id: int, keys: DataFrame
+) -> None:
+    """Record ``keys`` (the key columns of every row the upsert that made ``snapshot_id`` wrote).
+
+    Written under a temporary name and renamed: a reader finds the whole set or none.
+    """
+    folder = changed_keys_dir(settings, table)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / str(snapshot_id)
+    staging = folder / f".{snapshot_id}.{uuid.uuid4().hex}.tmp"
+    keys.distinct().write.parquet(staging.as_uri())
+    if final.exists():  # the same snapshot recorded again (a retried step): same keys
+        shutil.rmtree(staging)
+    else:
+        os.rename(staging, final)
+    _forget_expired(settings, table)
+
+
+def keys_changed_since(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    table: str,
+    key: list[str],
+    after: int | None,
+    up_to: int | None,
+) -> DataFrame | None:
+    """The distinct ``key`` values of every row that may differ between ``after`` and ``up_to``.
+
+    None when that is not known (see the module docstring): the caller must read everything.
+    An empty frame when nothing changed.
+    """
+    if after is None or up_to is None:
+        return None
+    iceberg = load_iceberg_table(settings, table)
+    folder = changed_keys_dir(settings, table)
+    parts: list[DataFrame] = []
+    snapshot = iceberg.snapshot_by_id(up_to)
+    while snapshot is not None and snapshot.snapshot_id != after:
+        recorded = folder / str(snapshot.snapshot_id)
+        operation = snapshot.summary.operation if snapshot.summary else None
+        parent = snapshot.parent_snapshot_id
+        if recorded.is_dir():
+            parts.append(spark.read.parquet(recorded.as_uri()).select(*map(quote, key)))
+        elif operation == Operation.APPEND and parent is not None:
+            parts.append(
+                spark.read.option("start-snapshot-id", str(parent))
+                .option("end-snapshot-id", str(snapshot.snapshot_id))
+                .table(settings.spark_table(table))
+                .select(*map(quote, key))
+            )
+        elif operation != Operation.REPLACE:
+            log.info("%s: snapshot %s (%s) is not a recorded upsert", table, snapshot, operation)
+            return None
+        snapshot = iceberg.snapshot_by_id(parent) if parent is not None else None
+    if snapshot is None:  # ``after`` is not an ancestor, or a snapshot on the way expired
+        return None
+    if not parts:
+        schema = spark.table(settings.spark_table(table)).select(*map(quote, key)).schema
+        return spark.createDataFrame([], schema)
+    keys = parts[0]
+    for part in parts[1:]:
+        keys = keys.unionByName(part)
+    return keys.distinct()
+
+
+def _forget_expired(settings: LakehouseSettings, table: str) -> None:
+    """Remove the key sets of snapshots the table no longer has, and staging left by a crash."""
+    folder = changed_keys_dir(settings, table)
+    live = {str(s.snapshot_id) for s in load_iceberg_table(settings, table).snapshots()}
+    for entry in folder.iterdir():
+        if entry.name.startswith(".") or entry.name not in live:
+            shutil.rmtree(entry, ignore_errors=True)
