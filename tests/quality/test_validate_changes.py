@@ -48,9 +48,7 @@ def _drop(spark, settings, name: str, rows: list[dict[str, str]], run: str) -> N
     curate_entity(spark, settings, CUSTOMERS, RULES, run)
 
 
-def test_only_changed_keys_are_validated_and_the_verdict_is_the_whole_tables(
-    lake_spark, lakehouse
-):
+def test_only_changed_keys_are_validated_and_the_verdict_is_the_whole_tables(lake_spark, lakehouse):
     first = [customer(f"100000000{n}") for n in range(1, 5)]
     _drop(lake_spark, lakehouse, "customers_00001.csv", first, "t1")
     initial = validate_table(lake_spark, lakehouse, CUSTOMERS, RULES, run_id="r1")

@@ -13,7 +13,7 @@ from lakehouse_support import customer, write_customers
 from assets.curated.curation import curate_entity
 from assets.raw.ingestion import ingest_entity
 from customer_overview.entities import load_entity
-from quality.expectations import gx_context, quality_dirs, validate_table
+from quality.expectations import quality_dirs, validate_table
 from quality.rules import load_rules
 
 CUSTOMERS = load_entity("customers")
