@@ -29,12 +29,12 @@ import shutil
 import uuid
 from pathlib import Path
 
-from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.snapshots import Operation, Snapshot
 from pyspark.sql import DataFrame, SparkSession
 
 from customer_overview.config import LakehouseSettings
 from customer_overview.sql import quote
-from customer_overview.tables import load_iceberg_table
+from customer_overview.tables import load_iceberg_table, operation, snapshots_since
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ def record_changed_keys(
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / str(snapshot_id)
     staging = folder / f".{snapshot_id}.{uuid.uuid4().hex}.tmp"
-    keys.distinct().write.parquet(staging.as_uri())
+    # Not made distinct here: the reader's union of key sets is (one shuffle, not one per set).
+    keys.write.parquet(staging.as_uri())
     if final.exists():  # the same snapshot recorded again (a retried step): same keys
         shutil.rmtree(staging)
     else:
@@ -75,31 +76,20 @@ def keys_changed_since(
     None when that is not known (see the module docstring): the caller must read everything.
     An empty frame when nothing changed.
     """
-    if after is None or up_to is None:
+    changes = _known_changes(settings, table, after, up_to)
+    if changes is None:
         return None
-    iceberg = load_iceberg_table(settings, table)
-    folder = changed_keys_dir(settings, table)
     parts: list[DataFrame] = []
-    snapshot = iceberg.snapshot_by_id(up_to)
-    while snapshot is not None and snapshot.snapshot_id != after:
-        recorded = folder / str(snapshot.snapshot_id)
-        operation = snapshot.summary.operation if snapshot.summary else None
-        parent = snapshot.parent_snapshot_id
-        if recorded.is_dir():
+    for snapshot, recorded in changes:
+        if recorded is not None:
             parts.append(spark.read.parquet(recorded.as_uri()).select(*map(quote, key)))
-        elif operation == Operation.APPEND and parent is not None:
+        elif operation(snapshot) == Operation.APPEND:
             parts.append(
-                spark.read.option("start-snapshot-id", str(parent))
+                spark.read.option("start-snapshot-id", str(snapshot.parent_snapshot_id))
                 .option("end-snapshot-id", str(snapshot.snapshot_id))
                 .table(settings.spark_table(table))
                 .select(*map(quote, key))
             )
-        elif operation != Operation.REPLACE:
-            log.info("%s: snapshot %s (%s) is not a recorded upsert", table, snapshot, operation)
-            return None
-        snapshot = iceberg.snapshot_by_id(parent) if parent is not None else None
-    if snapshot is None:  # ``after`` is not an ancestor, or a snapshot on the way expired
-        return None
     if not parts:
         schema = spark.table(settings.spark_table(table)).select(*map(quote, key)).schema
         return spark.createDataFrame([], schema)
@@ -107,6 +97,43 @@ def keys_changed_since(
     for part in parts[1:]:
         keys = keys.unionByName(part)
     return keys.distinct()
+
+
+def only_upserted_since(
+    settings: LakehouseSettings, table: str, after: int | None, up_to: int | None
+) -> bool:
+    """Whether ``table`` has only gained or updated rows between ``after`` and ``up_to``: no key
+    left it. Read from the metadata and the recorded key sets, without Spark."""
+    return _known_changes(settings, table, after, up_to) is not None
+
+
+def _known_changes(
+    settings: LakehouseSettings, table: str, after: int | None, up_to: int | None
+) -> list[tuple[Snapshot, Path | None]] | None:
+    """Each snapshot after ``after`` up to ``up_to`` that changed rows, with its recorded key set
+    (None for an append nobody recorded), or None when a change is not known."""
+    if after is None or up_to is None:
+        return None
+    between = snapshots_since(load_iceberg_table(settings, table), after, up_to)
+    if between is None:  # ``after`` is not an ancestor, or a snapshot on the way expired
+        return None
+    folder = changed_keys_dir(settings, table)
+    changes: list[tuple[Snapshot, Path | None]] = []
+    for snapshot in between:
+        recorded = folder / str(snapshot.snapshot_id)
+        if recorded.is_dir():
+            changes.append((snapshot, recorded))
+        elif operation(snapshot) == Operation.APPEND and snapshot.parent_snapshot_id is not None:
+            changes.append((snapshot, None))
+        elif operation(snapshot) != Operation.REPLACE:
+            log.info(
+                "%s: snapshot %s (%s) is not a recorded upsert",
+                table,
+                snapshot.snapshot_id,
+                operation(snapshot),
+            )
+            return None
+    return changes
 
 
 def _forget_expired(settings: LakehouseSettings, table: str) -> None:

@@ -166,6 +166,25 @@ def data_snapshot_id(settings: LakehouseSettings, table: str) -> int | None:
     return snapshot.snapshot_id if snapshot else None
 
 
+def snapshots_since(iceberg: Table, after: int, up_to: int) -> list[Snapshot] | None:
+    """The snapshots after ``after`` up to ``up_to``, newest first.
+
+    None when ``after`` is not an ancestor of ``up_to`` (a rollback) or a snapshot on the way
+    has expired: what happened in between is not known.
+    """
+    between: list[Snapshot] = []
+    snapshot = iceberg.snapshot_by_id(up_to)
+    while snapshot is not None and snapshot.snapshot_id != after:
+        between.append(snapshot)
+        parent = snapshot.parent_snapshot_id
+        snapshot = iceberg.snapshot_by_id(parent) if parent is not None else None
+    return None if snapshot is None else between
+
+
+def operation(snapshot: Snapshot) -> Operation | None:
+    return snapshot.summary.operation if snapshot.summary else None
+
+
 def rows_appended_since(
     spark: SparkSession,
     settings: LakehouseSettings,
@@ -182,15 +201,11 @@ def rows_appended_since(
     """
     if after is None or not str(after).isdigit() or up_to is None:
         return None
-    iceberg = load_iceberg_table(settings, table)
-    start, snapshot = int(after), iceberg.snapshot_by_id(up_to)
-    while snapshot is not None and snapshot.snapshot_id != start:
-        operation = snapshot.summary.operation if snapshot.summary else None
-        if operation not in (Operation.APPEND, Operation.REPLACE):
-            return None
-        parent = snapshot.parent_snapshot_id
-        snapshot = iceberg.snapshot_by_id(parent) if parent is not None else None
-    if snapshot is None:
+    start = int(after)
+    between = snapshots_since(load_iceberg_table(settings, table), start, up_to)
+    if between is None or any(
+        operation(snapshot) not in (Operation.APPEND, Operation.REPLACE) for snapshot in between
+    ):
         return None
     qualified = settings.spark_table(table)
     if start == up_to:  # nothing since (Spark's incremental scan refuses an empty range)

@@ -42,7 +42,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from customer_overview.atomic_files import write_text_atomically
-from customer_overview.changed_keys import keys_changed_since
+from customer_overview.changed_keys import keys_changed_since, only_upserted_since
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
 from customer_overview.sql import quote
@@ -617,8 +617,9 @@ def _changed_keys(
         if list(parent.key) != [rule.other]:
             return None  # a non-key value can leave the parent in an upsert
         table = parent.curated_table
-        after, up_to = state.snapshots.get(table), now.snapshots.get(table)
-        if keys_changed_since(spark, settings, table, list(parent.key), after, up_to) is None:
+        if not only_upserted_since(
+            settings, table, state.snapshots.get(table), now.snapshots.get(table)
+        ):
             return None
     table = schema.curated_table
     after, up_to = state.snapshots.get(table), now.snapshots[table]
