@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -131,19 +133,47 @@ def customer_spend(features: DataFrame, rules: MartRules) -> DataFrame:
     )
 
 
-def transactions_monthly(spark: SparkSession, settings: LakehouseSettings) -> DataFrame:
+def transaction_month() -> Column:
+    """The month of a transaction (first day), the group of ``mart_transactions_monthly``."""
+    return F.to_date(F.date_trunc("month", "transaction_ts")).alias("month")
+
+
+def in_months(column: str, months: list[date]) -> Column:
+    """Rows whose ``column`` (a timestamp) falls in one of ``months``, so that Iceberg prunes.
+
+    The exact test is the month of the value; the ranges around each month (a day wider on each
+    side, so that no time zone reading cuts a row off) are what Iceberg matches against the
+    files' partition months and statistics: only those months' files are read.
+    """
+    value = F.col(column)
+    ranges = F.lit(False)
+    for month in months:
+        start = datetime.combine(month, time.min) - timedelta(days=1)
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        end = datetime.combine(following, time.min) + timedelta(days=1)
+        ranges = ranges | ((value >= F.lit(start)) & (value < F.lit(end)))
+    return ranges & F.to_date(F.date_trunc("month", value)).isin(months)
+
+
+def transactions_monthly(
+    spark: SparkSession, settings: LakehouseSettings, months: list[date] | None = None
+) -> DataFrame:
     """Transactions not reversed per month, mode and reason, with the spend among them.
 
     ``amount`` adds every non-reversed transaction (salary credits and transfers included);
     ``spend`` adds only what ``_is_spend`` calls spend, the rule ``mart_customer_spend`` sums per
     customer, so a chart of spend over time agrees with the customers' total spend.
+
+    ``months``: only those months' rows (a group rebuild, :mod:`marts.grouped`); None: all.
     """
     spend = _is_spend()
+    transactions = _table(spark, settings, "transactions_dp")
+    if months is not None:
+        transactions = transactions.where(in_months("transaction_ts", months))
     return (
-        _table(spark, settings, "transactions_dp")
-        .where(_not_reversed())
+        transactions.where(_not_reversed())
         .groupBy(
-            F.to_date(F.date_trunc("month", "transaction_ts")).alias("month"),
+            transaction_month(),
             "transaction_mode",
             "transaction_reason",
         )

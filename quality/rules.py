@@ -11,6 +11,11 @@ reason); a column that says neither is an error, so a new column cannot slip in 
 customers file keeps the seed's column assertions (``seed_assertions``) next to the rules that
 implement them.
 
+A rule may read the clock (``current_timestamp()``, as ``modified_at_not_in_future`` does) only
+if time can turn it from failing to passing and never the other way: the suite validates only
+the rows that changed since it last passed entirely (quality/expectations.py), so a rule that an
+unchanged row could start to break as time goes on would go unseen.
+
 Regex patterns are evaluated by Java (Spark's ``RLIKE``, also under Great Expectations) and may be
 evaluated by Python's ``regex`` package; constructs the two read differently are refused on load
 (:func:`portability_problem`).
