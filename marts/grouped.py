@@ -30,7 +30,6 @@ write by anyone else, or a crash between the commit and the record, means a whol
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -54,8 +53,6 @@ from customer_overview.tables import (
     temp_view,
 )
 from marts import build
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
