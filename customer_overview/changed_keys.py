@@ -2,8 +2,9 @@
 
 Curated tables are copy-on-write: a MERGE that changes 1% of the customers rewrites nearly every
 data file, so the files a snapshot added say little about which rows changed. The writer knows:
-after its MERGE it records the keys of its source rows (:func:`record_changed_keys`, a Parquet
-folder per snapshot under ``LAKEHOUSE_DIR/state/changed_keys/<table>/``). A reader that was up
+before its MERGE it stages the keys of its source rows (:func:`stage_changed_keys`), and after
+it files them under the MERGE's snapshot (:func:`record_changed_keys`): a Parquet folder per
+snapshot under ``LAKEHOUSE_DIR/state/changed_keys/<table>/``. A reader that was up
 to date at snapshot ``after`` asks :func:`keys_changed_since` for every key whose row may differ
 between ``after`` and now; a row whose key is not among them is the row it already saw.
 
@@ -43,21 +44,33 @@ def changed_keys_dir(settings: LakehouseSettings, table: str) -> Path:
     return settings.lakehouse_dir / "state" / "changed_keys" / table
 
 
-def record_changed_keys(
-    settings: LakehouseSettings, table: str, snapshot_id: int, keys: DataFrame
-) -> None:
-    """Record ``keys`` (the key columns of every row the upsert that made ``snapshot_id`` wrote).
+def stage_changed_keys(settings: LakehouseSettings, table: str, keys: DataFrame) -> Path:
+    """Write ``keys`` (the key columns of every row the coming upsert writes) under a staging
+    name; :func:`record_changed_keys` files them under the upsert's snapshot.
 
-    Written under a temporary name and renamed: a reader finds the whole set or none.
+    Written before the upsert, not after: the upsert's commit invalidates Spark's cached data
+    that reads ``table``, and ``keys`` would then be recomputed against the table it has just
+    changed (a second pass over the whole curation, and other rows).
     """
     folder = changed_keys_dir(settings, table)
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / str(snapshot_id)
-    staging = folder / f".{snapshot_id}.{uuid.uuid4().hex}.tmp"
+    staging = folder / f".{uuid.uuid4().hex}.tmp"
     # Not made distinct here: the reader's union of key sets is (one shuffle, not one per set).
     keys.write.parquet(staging.as_uri())
-    if final.exists():  # the same snapshot recorded again (a retried step): same keys
-        shutil.rmtree(staging)
+    return staging
+
+
+def record_changed_keys(
+    settings: LakehouseSettings, table: str, snapshot_id: int | None, staging: Path
+) -> None:
+    """File the staged keys under ``snapshot_id``, the upsert's snapshot (None or an unchanged
+    snapshot: the upsert committed nothing, the staging is removed).
+
+    A rename: a reader finds the whole set or none.
+    """
+    final = changed_keys_dir(settings, table) / str(snapshot_id)
+    if snapshot_id is None or final.exists():  # nothing committed, or a retried step
+        shutil.rmtree(staging, ignore_errors=True)
     else:
         os.rename(staging, final)
     _forget_expired(settings, table)

@@ -75,7 +75,7 @@ from pyspark.sql.types import ArrayType, StringType, TimestampType
 
 from assets.raw.ingestion import RAW_LINE, STRUCTURAL_ERROR
 from customer_overview.catalog_metadata import ensure_curated_table
-from customer_overview.changed_keys import record_changed_keys
+from customer_overview.changed_keys import record_changed_keys, stage_changed_keys
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import (
     INGESTED_AT,
@@ -699,16 +699,17 @@ def _write_latest(
             return
         on = " AND ".join(f"t.{quote(name)} = s.{quote(name)}" for name in key)
         before = current_snapshot_id(settings, schema.curated_table)
-        with temp_view(winners, f"_latest_{schema.entity}") as view:
-            spark.sql(
-                f"MERGE INTO {table} t USING {view} s ON {on} "
-                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-            )
-        merged = current_snapshot_id(settings, schema.curated_table)
-        if merged is not None and merged != before:
-            # What the quality suite re-validates next (customer_overview.changed_keys).
-            record_changed_keys(
-                settings, schema.curated_table, merged, winners.select(*map(quote, key))
-            )
+        # What the quality suite re-validates next (customer_overview.changed_keys).
+        staged = stage_changed_keys(settings, schema.curated_table, winners.select(*key))
+        try:
+            with temp_view(winners, f"_latest_{schema.entity}") as view:
+                spark.sql(
+                    f"MERGE INTO {table} t USING {view} s ON {on} "
+                    "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+                )
+        finally:
+            merged = current_snapshot_id(settings, schema.curated_table)
+            committed = merged if merged != before else None
+            record_changed_keys(settings, schema.curated_table, committed, staged)
     finally:
         ranked.unpersist()
