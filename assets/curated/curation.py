@@ -700,7 +700,9 @@ def _write_latest(
         on = " AND ".join(f"t.{quote(name)} = s.{quote(name)}" for name in key)
         before = current_snapshot_id(settings, schema.curated_table)
         # What the quality suite re-validates next (customer_overview.changed_keys).
-        staged = stage_changed_keys(settings, schema.curated_table, winners.select(*key))
+        staged = stage_changed_keys(
+            settings, schema.curated_table, winners.select(*map(quote, key))
+        )
         try:
             with temp_view(winners, f"_latest_{schema.entity}") as view:
                 spark.sql(
