@@ -131,7 +131,7 @@ def _write_mart(
         if groups is None:
             context.log.info(f"{table}: which groups changed is not known, rebuilt whole")
         elif len(groups) > WHOLE_REBUILD_SHARE * (
-            held := grouped.mart_groups(spark, settings, schema)
+            held := grouped.mart_groups(spark, settings, schema, by_groups)
         ):
             context.log.info(f"{table}: {len(groups)} of {held} groups changed, rebuilt whole")
             groups = None

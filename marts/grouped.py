@@ -30,6 +30,7 @@ write by anyone else, or a crash between the commit and the record, means a whol
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -53,6 +54,8 @@ from customer_overview.tables import (
     temp_view,
 )
 from marts import build
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,11 @@ def last_build(settings: LakehouseSettings, mart_table: str) -> MartBuild | None
     path = _record_path(settings, mart_table)
     if not path.is_file():
         return None
-    recorded = MartBuild(**json.loads(path.read_text(encoding="utf-8")))
+    try:
+        recorded = MartBuild(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as error:  # not JSON, or not a build record
+        log.warning("%s: unreadable build record, the mart is rebuilt whole (%s)", path, error)
+        return None
     if recorded.mart_snapshot != data_snapshot_id(settings, mart_table):
         return None  # another writer, or a crash between the commit and the record
     return recorded
@@ -186,8 +193,9 @@ def merge_groups(
         )
 
 
-def mart_groups(spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema) -> int:
+def mart_groups(
+    spark: SparkSession, settings: LakehouseSettings, schema: EntitySchema, grouped: GroupedMart
+) -> int:
     """How many groups the mart holds now."""
-    grouped = GROUPED_MARTS[schema.entity]
     column = quote(grouped.group_column)
     return spark.table(settings.spark_table(schema.curated_table)).select(column).distinct().count()

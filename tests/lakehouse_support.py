@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from customer_overview.entities import load_entity
+from customer_overview.entities import EntitySchema, load_entity
 
 CUSTOMER_COLUMNS = list(load_entity("customers").column_names)
 
@@ -86,3 +86,15 @@ def row_multiset(frame: Any, leave_out: Iterable[str] = ()) -> Counter:
     skipped = set(leave_out)
     columns = sorted(name for name in frame.columns if name not in skipped)
     return Counter(tuple(row[name] for name in columns) for row in frame.select(*columns).collect())
+
+
+def land(landing: Path, schema: EntitySchema, name: str, rows: Iterable[Mapping[str, str]]) -> Path:
+    """Write ``landing/<folder>/<name>`` as the source system does (pandas index first)."""
+    path = landing / schema.folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["", *schema.column_names])
+        for index, row in enumerate(rows):
+            writer.writerow([str(index), *(row.get(column, "") for column in schema.column_names)])
+    return path

@@ -6,15 +6,11 @@ entities in the pipeline's dependency order (customers, products, accounts, tran
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-
 import pytest
 from dagster import AssetKey, materialize
 from hypothesis import given
 from hypothesis import strategies as st
-from lakehouse_support import customer, write_customers
+from lakehouse_support import customer, land, write_customers
 from pyspark.sql import SparkSession
 
 from assets.curated.asset import curated_assets
@@ -40,17 +36,6 @@ IN_ORDER = (CUSTOMERS, PRODUCTS, ACCOUNTS, TRANSACTIONS)
 
 
 # ----------------------------------------------------------------------------- landing files
-def land(landing: Path, schema: EntitySchema, name: str, rows: Sequence[Mapping[str, str]]) -> None:
-    """Write ``landing/<folder>/<name>`` as the source system does (pandas index first)."""
-    path = landing / schema.folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["", *schema.column_names])
-        for index, row in enumerate(rows):
-            writer.writerow([str(index), *(row.get(column, "") for column in schema.column_names)])
-
-
 def product(product_id: str = "PRD0001") -> dict[str, str]:
     return {
         "product_id": product_id,

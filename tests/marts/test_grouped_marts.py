@@ -9,12 +9,11 @@ build record (a crash between the mart's commit and its record) means a whole re
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 
 import pytest
 from dagster import materialize
-from lakehouse_support import row_multiset
+from lakehouse_support import land, row_multiset
 
 from assets.curated.curation import curate_entity
 from assets.raw.ingestion import ingest_entity
@@ -31,18 +30,6 @@ from quality.rules import load_rules
 
 TRANSACTIONS = load_entity("transactions")
 MART = load_entity("transactions_monthly")
-
-
-def _land_transactions(settings: LakehouseSettings, name: str, rows: list[dict[str, str]]) -> None:
-    """Write a transactions file with the landed files' header (pandas index first)."""
-    landed = sorted((settings.landing_dir / "transactions").glob("*.csv"))[0]
-    with landed.open(encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle))
-    with (settings.landing_dir / "transactions" / name).open("w", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        for index, row in enumerate(rows):
-            writer.writerow([str(index), *(row.get(column, "") for column in header[1:])])
 
 
 def _curated_transaction(spark, settings: LakehouseSettings, month: str) -> dict[str, str]:
@@ -103,10 +90,10 @@ def test_only_the_months_a_change_touched_are_recomputed(lake, lake_session):
         "created_at": f"{new_month:%Y-%m}-15 12:00:00",
         "modified_at": f"{new_month:%Y-%m}-15 12:00:00",
     }
-    _land_transactions(lake, "transactions_90001.csv", [changed])
+    land(lake.landing_dir, TRANSACTIONS, "transactions_90001.csv", [changed])
     assert _build_marts(spark, lake, "g1") == {"month": [old_month.isoformat()]}
     _mart_equals_whole_rebuild(spark, lake)
-    _land_transactions(lake, "transactions_90002.csv", [added])
+    land(lake.landing_dir, TRANSACTIONS, "transactions_90002.csv", [added])
     assert _build_marts(spark, lake, "g2") == {"month": [new_month.isoformat()]}
     _mart_equals_whole_rebuild(spark, lake)
     after = spark.table(lake.spark_table(MART.curated_table))
@@ -142,3 +129,12 @@ def test_any_writer_is_followed_and_a_lost_record_rebuilds_the_whole_mart(lake, 
     spark.sql(f"UPDATE {table} SET amount = amount + 1 WHERE transaction_id = 'TX99999999999999'")
     assert _build_marts(spark, lake, "g5") == "all"
     _mart_equals_whole_rebuild(spark, lake)
+
+    # A record nobody can read (not JSON, or not a build record): a whole rebuild, no failure.
+    for run, unreadable in (("g6", "{not json"), ("g7", '{"mart_snapshot": 1}')):
+        record.write_text(unreadable, encoding="utf-8")
+        spark.sql(
+            f"UPDATE {table} SET amount = amount + 1 WHERE transaction_id = 'TX99999999999999'"
+        )
+        assert _build_marts(spark, lake, run) == "all"
+        _mart_equals_whole_rebuild(spark, lake)
