@@ -33,6 +33,7 @@ carries ``"peak_rss_mb"``; the profiles go next to it, as ``<PATH stem>.profile.
     python benchmarks/bench_pipeline.py                       # 100k and 1M customers
     python benchmarks/bench_pipeline.py --sizes 2000 --json /tmp/bench.json
     python benchmarks/bench_pipeline.py --sizes 100000 --workdir /tmp/bench --keep
+    python benchmarks/bench_pipeline.py --sizes 10000000 --runs bare_spark full
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ BASELINES = Path(__file__).resolve().parent / "baselines.py"
 DEFAULT_SIZES = (100_000, 1_000_000)
 
 BARE_SPARK, DUCKDB, FULL, INCREMENTAL = "bare_spark", "duckdb", "full", "incremental"
+RUNS = (BARE_SPARK, DUCKDB, FULL, INCREMENTAL)
 TOTAL, INGEST_CURATE = "total", "ingest+curate"
 TAIL_LINES = 40
 
@@ -156,15 +158,21 @@ class RunProfile:
         }
 
 
-def baselines(size: int, drops: Drops, folder: Path, env: dict[str, str]) -> list[Record]:
-    """Bare Spark and DuckDB on the history's customer files."""
+def baselines(
+    size: int, drops: Drops, folder: Path, env: dict[str, str], runs: set[str]
+) -> list[Record]:
+    """Bare Spark and DuckDB (those of them in ``runs``) on the history's customer files."""
     csv_files = [str(path) for path in drops.customer_files(drops.history)]
-    spark = [sys.executable, str(BASELINES), "spark", *csv_files]
-    duckdb = [sys.executable, str(BASELINES), "duckdb", *csv_files]
-    return [
-        baseline(size, BARE_SPARK, [*spark, "--warehouse", str(folder / BARE_SPARK)], env),
-        baseline(size, DUCKDB, [*duckdb, "--out", str(folder / DUCKDB)], env),
-    ]
+    records = []
+    if BARE_SPARK in runs:
+        spark = [sys.executable, str(BASELINES), "spark", *csv_files]
+        records.append(
+            baseline(size, BARE_SPARK, [*spark, "--warehouse", str(folder / BARE_SPARK)], env)
+        )
+    if DUCKDB in runs:
+        duckdb = [sys.executable, str(BASELINES), "duckdb", *csv_files]
+        records.append(baseline(size, DUCKDB, [*duckdb, "--out", str(folder / DUCKDB)], env))
+    return records
 
 
 def product_run(
@@ -204,9 +212,15 @@ def stage_records(size: int, run: str, steps: list[StepResult]) -> list[Record]:
 
 
 def bench_size(
-    size: int, folder: Path, history: int, records: list[Record], profiles: list[RunProfile]
+    size: int,
+    folder: Path,
+    history: int,
+    runs: set[str],
+    records: list[Record],
+    profiles: list[RunProfile],
 ) -> None:
-    """Every job of one size, in ``folder``; records and profiles are added as jobs finish.
+    """The jobs in ``runs`` of one size, in ``folder``; records and profiles are added as jobs
+    finish.
 
     Added as they finish, so a job that fails (out of memory at a size too large) still leaves
     the figures of the jobs before it to print.
@@ -216,12 +230,16 @@ def bench_size(
     started = time.perf_counter()
     drops = generate_drops(size, folder / "staging", history)
     progress(f"size {size:,}: generated in {time.perf_counter() - started:.1f} s")
-    records += baselines(size, drops, folder, env)
+    records += baselines(size, drops, folder, env, runs)
+    if FULL not in runs:
+        return
     lakehouse = folder / "lakehouse"
     land(drops, drops.history, lakehouse / "landing")
     full, full_profile = product_run(size, FULL, lakehouse, env)
     records += full
     profiles.append(full_profile)
+    if INCREMENTAL not in runs:
+        return
     landed = land(drops, range(drops.drop_month, drops.drop_month + 1), lakehouse / "landing")
     progress(f"size {size:,}: landed {landed} files of the monthly drop")
     incremental, incremental_profile = product_run(size, INCREMENTAL, lakehouse, env)
@@ -297,6 +315,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="months landed before the full run (default: %(default)s); one more month lands "
         "before the incremental run",
     )
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        choices=RUNS,
+        default=list(RUNS),
+        metavar="RUN",
+        help="the jobs to run (default: all of %(choices)s); the incremental run needs the full "
+        "one. At sizes where a run takes hours, e.g. --runs bare_spark full",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the records here")
     parser.add_argument(
         "--workdir",
@@ -306,7 +333,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep the generated files and lakehouses afterwards"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if INCREMENTAL in args.runs and FULL not in args.runs:
+        parser.error("the incremental run follows the full one: add full to --runs")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -325,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
                 # Never benchmark on (or delete) files this invocation did not make.
                 raise SystemExit(f"{folder} already exists: choose another --workdir")
             created.append(folder)
-            bench_size(size, folder, args.history, records, profiles)
+            bench_size(size, folder, args.history, set(args.runs), records, profiles)
     except SystemExit as stopped:
         failure = stopped  # the figures so far are still printed (and written) below
     finally:
