@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from customer_overview.catalog import prepare_catalog
@@ -37,6 +38,14 @@ log = logging.getLogger(__name__)
 
 ICEBERG_RUNTIME_JAR_NAME = "iceberg-spark-runtime-3.5_2.12-1.9.2.jar"
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+
+# How a stage keeps a frame it reads several times (a landing batch, the rows under curation, a
+# validation frame): on local disk, not in the heap. Measured on 1.8M account lines (one 240 MB
+# file): MEMORY_AND_DISK ran a 640 MB heap out of memory where DISK_ONLY completed, and with the
+# default 4 GB heap DISK_ONLY took 40.5 s against 45.2 s. The 10M-customer ingest (2.4 GB of
+# accounts) ran the 4 GB heap out of memory with MEMORY_AND_DISK: Spark fills the heap with
+# cached blocks faster than it evicts them to disk, and the tasks' own objects find no room.
+REUSED_FRAME_STORAGE = StorageLevel.DISK_ONLY
 
 _lock = threading.Lock()
 # Keyed by the settings' JSON: the models hold dicts, so they are not hashable.

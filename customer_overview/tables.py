@@ -119,10 +119,16 @@ def row_count(settings: LakehouseSettings, table: str) -> int:
 
 
 def snapshot_row_count(snapshot: Snapshot | None) -> int:
-    """Rows in ``snapshot``, from its summary (exact: tables are copy-on-write)."""
+    """Rows in ``snapshot``, from its summary.
+
+    Exact for every table here: they are copy-on-write but for the masked outputs, whose MERGEs
+    write one position delete per row they replace or remove, so the live rows are the records
+    minus the position deletes. (No writer of this product makes equality deletes.)
+    """
     if snapshot is None or snapshot.summary is None:
         return 0
-    return int(snapshot.summary.get("total-records") or 0)
+    records = int(snapshot.summary.get("total-records") or 0)
+    return records - int(snapshot.summary.get("total-position-deletes") or 0)
 
 
 # ------------------------------------------------------- what a table was last built from

@@ -20,7 +20,6 @@ from dagster import (
     MetadataValue,
     multi_asset,
 )
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -29,6 +28,7 @@ from customer_overview.catalog_metadata import ensure_curated_table
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import MART_NAMES, EntitySchema, load_entity
 from customer_overview.resources import LakehouseResource
+from customer_overview.spark import REUSED_FRAME_STORAGE
 from customer_overview.tables import (
     BUILT_FROM,
     built_from,
@@ -70,7 +70,7 @@ def marts_asset() -> AssetsDefinition:
         settings = lakehouse.settings()
         spark = lakehouse.spark()
         rules = load_mart_rules()
-        features = build.customer_features(spark, settings).persist(StorageLevel.MEMORY_AND_DISK)
+        features = build.customer_features(spark, settings).persist(REUSED_FRAME_STORAGE)
         try:
             spend = build.customer_spend(features, rules)
             archetypes = build.customer_archetype(features, rules)

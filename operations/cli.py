@@ -300,6 +300,7 @@ def _config_dagster_instance(options: _GlobalOptions) -> int:
 @click.pass_obj
 def _tables(options: _GlobalOptions) -> int:
     from customer_overview.catalog import prepare_catalog
+    from customer_overview.tables import snapshot_row_count
 
     settings = options.settings()
     catalog = prepare_catalog(settings)
@@ -309,9 +310,7 @@ def _tables(options: _GlobalOptions) -> int:
     for identifier in sorted(catalog.list_tables(settings.namespace)):
         iceberg = catalog.load_table(identifier)
         snapshot = iceberg.current_snapshot()
-        rows = (
-            snapshot.summary.get("total-records") if snapshot and snapshot.summary else None
-        ) or "0"
+        rows = str(snapshot_row_count(snapshot))
         table.add_row(
             identifier[-1], rows, str(snapshot.snapshot_id if snapshot else "-"), iceberg.location()
         )

@@ -45,6 +45,7 @@ from customer_overview.atomic_files import write_text_atomically
 from customer_overview.changed_keys import keys_changed_since, only_upserted_since
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
+from customer_overview.spark import REUSED_FRAME_STORAGE
 from customer_overview.sql import quote
 from customer_overview.tables import (
     data_snapshot,
@@ -483,7 +484,7 @@ def validate_table(
     run = RunIdentifier(run_name=run_name, run_time=started)
     meta = {"rules_file": f"quality/rules/{schema.entity}.yaml"}
     # Every expectation reads this frame: compute it once.
-    frame = validation_frame(spark, settings, schema, rules, selected).persist()
+    frame = validation_frame(spark, settings, schema, rules, selected).persist(REUSED_FRAME_STORAGE)
     try:
         changed_rows = frame.count() if selected is not None else None
         if changed_rows is not None:

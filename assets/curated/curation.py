@@ -68,7 +68,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import reduce
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, TimestampType
@@ -86,6 +85,7 @@ from customer_overview.entities import (
     EntitySchema,
     load_entity,
 )
+from customer_overview.spark import REUSED_FRAME_STORAGE
 from customer_overview.sql import quote
 from customer_overview.tables import (
     create_table_if_missing,
@@ -340,9 +340,7 @@ def curate_entity(
     if candidates is not None:
         frames.append(candidates)
     rows = reduce(DataFrame.unionByName, frames)
-    evaluated = _evaluate(spark, settings, schema, rules, rows).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    evaluated = _evaluate(spark, settings, schema, rules, rows).persist(REUSED_FRAME_STORAGE)
     try:
         now = datetime.now(UTC)
         rejected = F.size(RULE_NAMES) > 0
@@ -669,7 +667,7 @@ def _write_latest(
     ranked = candidates.withColumn("_rank", F.row_number().over(latest_first)).withColumn(
         "_had_current", F.max(F.col("_current").cast("int")).over(Window.partitionBy(*key)) == 1
     )
-    ranked = ranked.persist(StorageLevel.MEMORY_AND_DISK)
+    ranked = ranked.persist(REUSED_FRAME_STORAGE)
     try:
         stats = ranked.agg(
             F.sum(F.when(~F.col("_current"), 1).otherwise(0)).alias("new_valid"),

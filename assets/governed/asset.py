@@ -115,9 +115,11 @@ def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -
                     "schema_replaced": result.schema_replaced,
                     # False: source snapshot and policies unchanged, no new audit snapshot.
                     "written": result.written,
-                    # full: every row masked; incremental: only the rows the source gained.
+                    # full: every row masked; incremental: only the rows the source gained;
+                    # merged: only the keys it changed (updated, inserted or deleted).
                     "write_mode": result.mode,
                     "rows_appended": result.rows_appended,
+                    "keys_merged": result.keys_merged,
                     "dagster/column_schema": TableSchema(
                         columns=[
                             TableColumn(

@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -56,6 +55,7 @@ from customer_overview.landing_log import (
     ensure_file_log,
     new_landing_files,
 )
+from customer_overview.spark import REUSED_FRAME_STORAGE
 from customer_overview.sql import quote
 from customer_overview.tables import (
     columns_ddl,
@@ -191,7 +191,7 @@ def ingest_entity(
     progress(f"{schema.entity}: reading {len(readable)} new file(s) ({len(files)} found)")
 
     batch = _read_lines(spark, settings, schema, readable, checks, ingested_at, run_id)
-    batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
+    batch = batch.persist(REUSED_FRAME_STORAGE)
     try:
         per_file = {
             row[SOURCE_FILE]: (row["lines"], row["errors"])

@@ -1,4 +1,5 @@
-"""Masked outputs append what the curated table gained, and are rewritten on any other change.
+"""Masked outputs append what the curated table gained, merge the keys it changed, and are
+rewritten whole on a change nobody recorded or once deletes pile up.
 
 Real Spark and Iceberg (a fresh catalog per test), hand-written customer files. After every
 run, the audit branch of each role group holds exactly ``apply_masks`` of the curated table.
@@ -14,6 +15,8 @@ from assets.governed.governance import (
     AUDIT_BRANCH,
     FULL,
     INCREMENTAL,
+    MAX_DELETED_SHARE,
+    MERGED,
     SKIPPED,
     MaskedOutput,
     decisions_for,
@@ -21,9 +24,11 @@ from assets.governed.governance import (
     write_masked_outputs,
 )
 from assets.raw.ingestion import ingest_entity
+from customer_overview.changed_keys import record_changed_keys, stage_changed_keys
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import load_entity
 from customer_overview.product import load_manifest
+from customer_overview.tables import current_snapshot_id, load_iceberg_table
 from policies import apply_masks
 from quality.rules import load_rules
 
@@ -36,9 +41,7 @@ POLICIES = product_policies(MANIFEST)
 def _run(spark: SparkSession, settings: LakehouseSettings, run_id: str) -> list[MaskedOutput]:
     ingest_entity(spark, settings, CUSTOMERS, run_id)
     curate_entity(spark, settings, CUSTOMERS, load_rules("customers"), run_id)
-    return write_masked_outputs(
-        spark, settings, MANIFEST, OUTPUT, POLICIES, progress=lambda _: None
-    )
+    return _mask(spark, settings)
 
 
 def _assert_branches_are_the_masked_curated_table(spark, settings) -> None:
@@ -50,9 +53,18 @@ def _assert_branches_are_the_masked_curated_table(spark, settings) -> None:
         assert row_multiset(branch) == row_multiset(apply_masks(curated, decisions)), group.name
 
 
-def test_rows_the_curated_table_gained_are_appended_and_any_other_change_rewrites(
-    lake_spark, lakehouse
-) -> None:
+def _mask(spark: SparkSession, settings: LakehouseSettings) -> list[MaskedOutput]:
+    return write_masked_outputs(
+        spark, settings, MANIFEST, OUTPUT, POLICIES, progress=lambda _: None
+    )
+
+
+def _position_deletes(settings: LakehouseSettings, result: MaskedOutput) -> int:
+    snapshot = load_iceberg_table(settings, result.table).snapshot_by_name(AUDIT_BRANCH)
+    return int(snapshot.summary.get("total-position-deletes") or 0)
+
+
+def test_masked_branches_follow_every_kind_of_curated_change(lake_spark, lakehouse) -> None:
     landing = lakehouse.landing_dir
     write_customers(
         landing,
@@ -73,7 +85,8 @@ def test_rows_the_curated_table_gained_are_appended_and_any_other_change_rewrite
     assert {(r.mode, r.rows_appended, r.rows) for r in second} == {(INCREMENTAL, 2, 6)}
     _assert_branches_are_the_masked_curated_table(lake_spark, lakehouse)
 
-    # A customer changes (and moves state: another partition): the branch is rewritten whole.
+    # A customer changes (and moves state: another partition): the curated upsert recorded its
+    # key, so only that key is merged; the old row is hidden by a position delete.
     write_customers(
         landing,
         "customers_00003.csv",
@@ -87,7 +100,24 @@ def test_rows_the_curated_table_gained_are_appended_and_any_other_change_rewrite
         ],
     )
     third = _run(lake_spark, lakehouse, "run-3")
-    assert {(r.mode, r.rows) for r in third} == {(FULL, 6)}
+    assert {(r.mode, r.keys_merged, r.rows) for r in third} == {(MERGED, 1, 6)}
+    assert {_position_deletes(lakehouse, r) for r in third} == {1}
+    _assert_branches_are_the_masked_curated_table(lake_spark, lakehouse)
+
+    # A key leaves the curated table, deleted by a writer that records the keys it changed:
+    # the MERGE deletes it from every branch.
+    curated = lakehouse.spark_table(OUTPUT.source_table)
+    staged = stage_changed_keys(
+        lakehouse,
+        OUTPUT.source_table,
+        lake_spark.createDataFrame([("1000000005",)], "cust_id string"),
+    )
+    lake_spark.sql(f"DELETE FROM {curated} WHERE cust_id = '1000000005'")
+    record_changed_keys(
+        lakehouse, OUTPUT.source_table, current_snapshot_id(lakehouse, OUTPUT.source_table), staged
+    )
+    fourth = _mask(lake_spark, lakehouse)
+    assert {(r.mode, r.keys_merged, r.rows) for r in fourth} == {(MERGED, 1, 5)}
     _assert_branches_are_the_masked_curated_table(lake_spark, lakehouse)
 
     # An older version arriving late changes nothing in the curated table: nothing is written.
@@ -96,8 +126,29 @@ def test_rows_the_curated_table_gained_are_appended_and_any_other_change_rewrite
         "customers_00004.csv",
         [customer("1000000002", modified_at="2023-01-01 10:00:00")],
     )
-    before = {r.table: r.audit_snapshot_id for r in third}
-    fourth = _run(lake_spark, lakehouse, "run-4")
-    assert {r.mode for r in fourth} == {SKIPPED}
-    assert {r.table: r.audit_snapshot_id for r in fourth} == before
+    before = {r.table: r.audit_snapshot_id for r in fourth}
+    fifth = _run(lake_spark, lakehouse, "run-5")
+    assert {r.mode for r in fifth} == {SKIPPED}
+    assert {r.table: r.audit_snapshot_id for r in fifth} == before
+    _assert_branches_are_the_masked_curated_table(lake_spark, lakehouse)
+
+    # Deletes now hide 2 of 5 rows, past the share readers should pay for: the next change
+    # rewrites each branch whole, with no delete file left.
+    assert MAX_DELETED_SHARE < 2 / 5
+    write_customers(
+        landing,
+        "customers_00005.csv",
+        [customer("1000000003", email_addr="third@example.com", modified_at="2024-03-01 10:00:00")],
+    )
+    sixth = _run(lake_spark, lakehouse, "run-6")
+    assert {(r.mode, r.rows) for r in sixth} == {(FULL, 5)}
+    assert {_position_deletes(lakehouse, r) for r in sixth} == {0}
+    _assert_branches_are_the_masked_curated_table(lake_spark, lakehouse)
+
+    # A change nobody recorded (a hand-made UPDATE): the branches are rewritten whole.
+    lake_spark.sql(
+        f"UPDATE {curated} SET email_addr = 'by.hand@example.com' WHERE cust_id = '1000000001'"
+    )
+    seventh = _mask(lake_spark, lakehouse)
+    assert {(r.mode, r.rows) for r in seventh} == {(FULL, 5)}
     _assert_branches_are_the_masked_curated_table(lake_spark, lakehouse)
