@@ -120,12 +120,16 @@ def job_env() -> dict[str, str]:
     }
 
 
-def run_job(label: str, argv: Sequence[str], env: dict[str, str]) -> Measurement:
+def run_job(label: str, argv: Sequence[str], env: dict[str, str], logs: Path) -> Measurement:
     """``measure`` one job; a failure prints the job's last output lines and stops everything.
 
-    Figures from a failed run would compare a partial job with complete ones.
+    Figures from a failed run would compare a partial job with complete ones. The whole output
+    goes to ``<logs>.stdout.log`` and ``<logs>.stderr.log`` (kept with ``--keep``): the first
+    error of a failed run is rarely in its last lines.
     """
     measured = measure(argv, env, cwd=REPO_ROOT)
+    logs.with_name(f"{logs.name}.stdout.log").write_text(measured.stdout, encoding="utf-8")
+    logs.with_name(f"{logs.name}.stderr.log").write_text(measured.stderr, encoding="utf-8")
     if measured.returncode != 0:
         for name, text in (("stdout", measured.stdout), ("stderr", measured.stderr)):
             tail = "\n".join(text.splitlines()[-TAIL_LINES:])
@@ -134,9 +138,9 @@ def run_job(label: str, argv: Sequence[str], env: dict[str, str]) -> Measurement
     return measured
 
 
-def baseline(size: int, run: str, argv: Sequence[str], env: dict[str, str]) -> Record:
+def baseline(size: int, run: str, argv: Sequence[str], env: dict[str, str], folder: Path) -> Record:
     """A baseline job's one record: its wall time, rows written (its last line) and peak memory."""
-    measured = run_job(f"{run} (size {size:,})", argv, env)
+    measured = run_job(f"{run} (size {size:,})", argv, env, folder / run)
     rows = int(measured.stdout.strip().splitlines()[-1])
     progress(f"size {size:,}: {run.replace('_', ' ')} done in {measured.seconds:.1f} s")
     return Record(size, run, TOTAL, measured.seconds, rows, measured.peak_rss_mib)
@@ -167,11 +171,15 @@ def baselines(
     if BARE_SPARK in runs:
         spark = [sys.executable, str(BASELINES), "spark", *csv_files]
         records.append(
-            baseline(size, BARE_SPARK, [*spark, "--warehouse", str(folder / BARE_SPARK)], env)
+            baseline(
+                size, BARE_SPARK, [*spark, "--warehouse", str(folder / BARE_SPARK)], env, folder
+            )
         )
     if DUCKDB in runs:
         duckdb = [sys.executable, str(BASELINES), "duckdb", *csv_files]
-        records.append(baseline(size, DUCKDB, [*duckdb, "--out", str(folder / DUCKDB)], env))
+        records.append(
+            baseline(size, DUCKDB, [*duckdb, "--out", str(folder / DUCKDB)], env, folder)
+        )
     return records
 
 
@@ -184,7 +192,12 @@ def product_run(
     """
     argv = [sys.executable, "-m", "operations.cli", "--lakehouse-dir", str(lakehouse)]
     env = env | {"LAKEHOUSE_PROFILES_FILE": str(profiles_with_event_log(lakehouse.parent))}
-    measured = run_job(f"the {run} run (size {size:,})", [*argv, "--profile", "local", "run"], env)
+    measured = run_job(
+        f"the {run} run (size {size:,})",
+        [*argv, "--profile", "local", "run"],
+        env,
+        lakehouse.parent / run,
+    )
     progress(f"size {size:,}: {run} run done in {measured.seconds:.1f} s")
     steps = latest_run_steps(lakehouse / "dagster_home")
     executions = root_executions(newest_event_log(lakehouse.parent))
