@@ -9,8 +9,10 @@ without new data adds no file:
    ``compact_min_input_files`` files smaller than 75% of the target size (Iceberg's own grouping
    rule, checked first from the manifests so that Spark is not even called otherwise). The
    curated tables are merged copy-on-write (each MERGE already rewrites the files it touches)
-   and the marts and masked outputs are rewritten whole, so they do not accumulate small files;
-   a published table's ``main`` must stay at its published snapshot anyway. A compaction is a
+   and the marts are rewritten whole, so they do not accumulate small files. A masked output
+   gains a few files (rows and position deletes) per MERGE until its writer rewrites it whole
+   (``assets.governed.governance.MAX_DELETED_SHARE``); a published table's ``main`` must stay
+   at its published snapshot anyway. A compaction is a
    ``replace`` snapshot: stages that skip unchanged inputs look through it
    (:func:`customer_overview.tables.data_snapshot`), so it publishes no new version.
 2. **Snapshot expiry** (PyIceberg, metadata only): snapshots older than
