@@ -346,8 +346,8 @@ def _merge_into_audit_branch(
     """MERGE the masked rows of the changed ``keys`` into the audit branch; the keys merged.
 
     A changed key with a curated row is inserted or updated; one without (it left the curated
-    table) is deleted. The statement commits even when nothing matched, so the snapshot records
-    the new provenance and the next run skips the table.
+    table) is deleted. With no changed key at all, an empty append records the new provenance,
+    so the next run skips the table.
     """
     qualified = settings.spark_table(table)
     merged = keys.count()
