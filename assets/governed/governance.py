@@ -236,6 +236,11 @@ def _write_masked_output(
         )
     _describe_masked_table(settings, table, output, group, decisions, masked.columns)
     snapshot = _branch_snapshot(settings, table, AUDIT_BRANCH)
+    recorded_inputs = snapshot.summary.get(BUILT_FROM) if snapshot and snapshot.summary else None
+    if result.written and recorded_inputs != inputs:
+        # Only a MERGE run on an unpinned PySpark thread (commit_properties) could lose it: the
+        # rows are right, and the next run, finding no provenance, rewrites the branch whole.
+        log.warning("%s: the audit snapshot did not record its provenance", table)
     result.rows = snapshot_row_count(snapshot)
     result.audit_snapshot_id = snapshot.snapshot_id if snapshot else None
     return result
@@ -370,9 +375,6 @@ def _merge_into_audit_branch(
             f"VALUES ({', '.join(f's.{c}' for c in columns)})",
             provenance,
         )
-    if _audit_summary(spark, settings, table).get(BUILT_FROM) != provenance[BUILT_FROM]:
-        # Only if PySpark runs unpinned threads: rows are right, the next run rewrites whole.
-        log.warning("%s: the MERGE's snapshot did not record its provenance", qualified)
     return merged
 
 
