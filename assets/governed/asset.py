@@ -145,6 +145,8 @@ def masked_output_assets(manifest: DataProductManifest, output: ProductOutput) -
                         {column: n for column, n in report.leaks.items() if n}
                     ),
                     "ref": report.ref,
+                    # A scan of the same two snapshots found nothing before: not read again.
+                    "scan": "remembered" if report.remembered else "scanned",
                 },
             )
         findings = lint_product(manifest)

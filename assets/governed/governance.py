@@ -32,15 +32,18 @@ provenance with the old rows or the new with the new.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from pyiceberg.table.snapshots import Snapshot
 from pyspark.sql import DataFrame, DataFrameWriterV2, SparkSession
 from pyspark.sql import functions as F
 
+from customer_overview.atomic_files import write_text_atomically
 from customer_overview.catalog_metadata import apply_table_metadata, tag_properties
 from customer_overview.changed_keys import keys_changed_since
 from customer_overview.commit_properties import sql_with_commit_properties
@@ -125,6 +128,7 @@ class LeakReport:
     ref: str
     leaks: dict[str, int] = field(default_factory=dict)  # column -> rows holding a clear value
     checked_columns: list[str] = field(default_factory=list)
+    remembered: bool = False  # True: the same snapshots were scanned clean before, not again
 
     @property
     def leaked(self) -> bool:
@@ -541,14 +545,21 @@ def scan_for_leaks(
     clear, except where the mask itself maps the value to itself (a date already on its bucket
     boundary). This catches a mask that was skipped, and a masked table that went stale after a
     policy was removed or narrowed.
+
+    Both tables are read at the snapshot ``ref`` and the curated ``main`` point to now. Snapshots
+    are immutable, so the same two snapshots under the same checks give the same answer: a scan
+    that found nothing is remembered (:func:`_remembered_clean_scan`), and the publish step's
+    scan of the audit branch the govern step has just scanned costs no Spark job.
     """
     policies = policies if policies is not None else product_policies(manifest)
     table = output.published_table(group.name)
     report = LeakReport(table=table, role_group=group.name, ref=ref)
-    curated = spark.table(settings.spark_table(output.source_table))
+    curated_snapshot = load_iceberg_table(settings, output.source_table).current_snapshot()
+    masked_snapshot = load_iceberg_table(settings, table).snapshot_by_name(ref)
+    curated = _as_of(spark, settings, output.source_table, curated_snapshot)
     decisions = decisions_for(manifest, policies, output, group, curated.columns)
     tags = column_tags_with_lineage(output.entity_schema, curated.columns)
-    masked = spark.sql(f"SELECT * FROM {settings.spark_table(table)} VERSION AS OF '{ref}'")
+    masked = _as_of(spark, settings, table, masked_snapshot, ref)
     types = {f.name: f.dataType.simpleString() for f in curated.schema.fields}
     guarded = [
         name
@@ -559,33 +570,99 @@ def scan_for_leaks(
     if not guarded:
         return report
     key = list(output.entity_schema.key)
+    leaks = {column: _leak_sql(column, decisions[column], types[column]) for column in guarded}
+    scanned = LeakScan(
+        masked_snapshot=masked_snapshot.snapshot_id if masked_snapshot else None,
+        curated_snapshot=curated_snapshot.snapshot_id if curated_snapshot else None,
+        checks=inputs_fingerprint({"key": key, "leaks": leaks}),
+    )
+    if scanned.pinned and _remembered_clean_scan(settings, table) == scanned:
+        report.leaks = dict.fromkeys(guarded, 0)
+        report.remembered = True
+        return report
     m = masked.select(
         *[F.col(quote(k)) for k in key], *[F.col(quote(c)).alias(f"m_{c}") for c in guarded]
     )
     c = curated.select(
         *[F.col(quote(k)) for k in key], *[F.col(quote(col)).alias(f"c_{col}") for col in guarded]
     )
-    joined = m.join(c, key, "inner")
-    counts = []
-    for column in guarded:
-        decision = decisions[column]
-        expected = (
-            OPERATORS[decision.operator].spark_sql(
-                quote(f"c_{column}"), types[column], decision.params
-            )
-            if decision.params is not None
-            else "NULL"
-        )
-        clear = f"CAST({quote('c_' + column)} AS STRING)"
-        shown = f"CAST({quote('m_' + column)} AS STRING)"
-        leak = (
-            f"{quote('c_' + column)} IS NOT NULL AND {shown} = {clear} "
-            f"AND NOT (CAST({expected} AS STRING) <=> {clear})"
-        )
-        counts.append(F.sum(F.expr(f"CASE WHEN {leak} THEN 1 ELSE 0 END")).alias(column))
-    row = joined.agg(*counts).first()
+    counts = [
+        F.sum(F.expr(f"CASE WHEN {leak} THEN 1 ELSE 0 END")).alias(column)
+        for column, leak in leaks.items()
+    ]
+    row = m.join(c, key, "inner").agg(*counts).first()
     report.leaks = {column: int(row[column] or 0) for column in guarded} if row else {}
+    if scanned.pinned and not report.leaked:
+        _remember_clean_scan(settings, table, scanned)
     return report
+
+
+def _leak_sql(column: str, decision: ColumnDecision, column_type: str) -> str:
+    """SQL that holds for a masked row showing ``column``'s curated value in clear (the columns
+    are ``m_<column>`` and ``c_<column>``), unless the mask maps that value to itself."""
+    clear = f"CAST({quote('c_' + column)} AS STRING)"
+    shown = f"CAST({quote('m_' + column)} AS STRING)"
+    expected = (
+        OPERATORS[decision.operator].spark_sql(quote(f"c_{column}"), column_type, decision.params)
+        if decision.params is not None
+        else "NULL"
+    )
+    return (
+        f"{quote('c_' + column)} IS NOT NULL AND {shown} = {clear} "
+        f"AND NOT (CAST({expected} AS STRING) <=> {clear})"
+    )
+
+
+def _as_of(
+    spark: SparkSession,
+    settings: LakehouseSettings,
+    table: str,
+    snapshot: Snapshot | None,
+    ref: str | None = None,
+) -> DataFrame:
+    """``table`` at ``snapshot`` (pinned: what was read is what a remembered scan names); without
+    one, at ``ref`` (a missing branch fails in Spark, naming it) or the current state."""
+    qualified = settings.spark_table(table)
+    if snapshot is not None:
+        return spark.sql(f"SELECT * FROM {qualified} VERSION AS OF {snapshot.snapshot_id}")
+    if ref is not None:
+        return spark.sql(f"SELECT * FROM {qualified} VERSION AS OF '{ref}'")
+    return spark.table(qualified)
+
+
+# --------------------------------------------------------------- scans that found no leak
+@dataclass(frozen=True)
+class LeakScan:
+    """What a leak scan read and checked: two immutable snapshots and its SQL's fingerprint."""
+
+    masked_snapshot: int | None
+    curated_snapshot: int | None
+    checks: str  # fingerprint of the key and each column's leak SQL (decisions, types, salts)
+
+    @property
+    def pinned(self) -> bool:
+        return self.masked_snapshot is not None and self.curated_snapshot is not None
+
+
+def _leak_scan_path(settings: LakehouseSettings, table: str) -> Path:
+    return settings.lakehouse_dir / "state" / "leak_scans" / f"{table}.json"
+
+
+def _remembered_clean_scan(settings: LakehouseSettings, table: str) -> LeakScan | None:
+    path = _leak_scan_path(settings, table)
+    if not path.is_file():
+        return None
+    try:
+        return LeakScan(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as error:  # not JSON, or not a scan record: scan again
+        log.warning("%s: unreadable leak scan record, scanning again (%s)", path, error)
+        return None
+
+
+def _remember_clean_scan(settings: LakehouseSettings, table: str, scanned: LeakScan) -> None:
+    path = _leak_scan_path(settings, table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(path, json.dumps(asdict(scanned), sort_keys=True))
 
 
 def decisions_summary(decisions: Mapping[str, ColumnDecision]) -> dict[str, str]:

@@ -42,6 +42,12 @@ def test_masked_outputs_hold_no_clear_value_and_a_planted_one_is_counted(lake_sp
     clean = scan_for_leaks(lake_spark, lakehouse, manifest, output, restricted, policies)
     assert not clean.leaked, clean.leaks
     assert "email_addr" in clean.checked_columns  # hashed for restricted: the scan looks at it
+    assert not clean.remembered
+    # The same two snapshots again (the publish step after the govern step): the clean answer
+    # is remembered, not scanned again.
+    again = scan_for_leaks(lake_spark, lakehouse, manifest, output, restricted, policies)
+    assert again.remembered and not again.leaked
+    assert again.checked_columns == clean.checked_columns
 
     # Plant the clear e-mail of one customer in the restricted copy's audit branch.
     table = lakehouse.spark_table(output.published_table("restricted"))
@@ -90,3 +96,28 @@ def test_a_masked_schema_change_replaces_the_table_and_keeps_earlier_snapshots(
     assert "email_addr" not in after.columns and after.count() == 3
     earlier = lake_spark.read.option("snapshot-id", before.snapshot_id).table(qualified)
     assert earlier.count() == 3  # the snapshot before the change is still readable
+
+
+def test_a_remembered_clean_scan_is_trusted_only_for_the_snapshots_it_read(
+    lake_spark, lakehouse, caplog
+):
+    manifest, output, policies = _masked_lakehouse(lake_spark, lakehouse)
+    restricted = manifest.role_group("restricted")
+    assert not scan_for_leaks(lake_spark, lakehouse, manifest, output, restricted, policies).leaked
+
+    # The curated table moves on (a new customer, the masked copy not rewritten): scanned again.
+    rows = [customer("1000000004", email_addr="amara.okafor@example.com")]
+    write_customers(lakehouse.landing_dir, "customers_00002.csv", rows)
+    ingest_entity(lake_spark, lakehouse, CUSTOMERS, "leak-test-2")
+    curate_entity(lake_spark, lakehouse, CUSTOMERS, load_rules("customers"), "leak-test-2")
+    moved = scan_for_leaks(lake_spark, lakehouse, manifest, output, restricted, policies)
+    assert not moved.remembered and not moved.leaked
+    assert scan_for_leaks(lake_spark, lakehouse, manifest, output, restricted, policies).remembered
+
+    # A record that cannot be read is not trusted: the scan runs and says so in the log.
+    table = output.published_table("restricted")
+    record = lakehouse.lakehouse_dir / "state" / "leak_scans" / f"{table}.json"
+    record.write_text("{not json", encoding="utf-8")
+    unreadable = scan_for_leaks(lake_spark, lakehouse, manifest, output, restricted, policies)
+    assert not unreadable.remembered and not unreadable.leaked
+    assert "unreadable leak scan record" in caplog.text
