@@ -92,6 +92,7 @@ ui: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_masking.py
 
 # Style, strict types and the import contracts of docs/architecture.md (CI runs this).
 lint: setup

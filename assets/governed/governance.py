@@ -17,13 +17,15 @@ changed is written, the cheapest way the curated table's history allows:
   row): the new rows are masked and appended. Iceberg's incremental scan reads them without a
   join; a month of new transactions is one append of that month;
 - the keys that changed are known (``customer_overview.changed_keys``: the upserts of curation
-  record them): one ``MERGE`` of those keys' masked rows, inserting new keys, updating changed
-  ones and deleting keys that left the curated table. Masked tables are merge-on-read: the
-  MERGE writes the new rows and position deletes for the old ones, and leaves every other data
-  file alone (copy-on-write would rewrite nearly every file for a scattered 1% of customers);
+  record them) and the branch is large enough for a MERGE to pay (``merge_pays``): one
+  ``MERGE`` of those keys' masked rows, inserting new keys, updating changed ones and deleting
+  keys that left the curated table. Masked tables are merge-on-read: the MERGE writes the new
+  rows and position deletes for the old ones, and leaves every other data file alone
+  (copy-on-write would rewrite nearly every file for a scattered 1% of customers);
 - anything else (a change nobody recorded, a full refresh, a key column that is masked or
-  dropped, deletes piling up past ``MAX_DELETED_SHARE`` of the rows) rewrites the branch whole,
-  which also leaves it without delete files.
+  dropped, deletes piling up past ``MAX_DELETED_SHARE`` of the rows, a branch small enough or a
+  change large enough that rewriting costs less) rewrites the branch whole, which also leaves
+  it without delete files.
 
 Every write records its provenance (source snapshot, fingerprints) in the snapshot it commits,
 the MERGE too (``customer_overview.commit_properties``), so a crash leaves either the old
@@ -92,6 +94,15 @@ FULL, INCREMENTAL, MERGED, SKIPPED = "full", "incremental", "merged", "skipped"
 # deleted rows the next change rewrites the branch whole instead (no delete file left). At 1% of
 # customers changed per run, that is a rewrite every ~20 runs.
 MAX_DELETED_SHARE = 0.2
+# When a MERGE of the changed keys costs less than a whole rewrite (``merge_pays``). Measured by
+# benchmarks/bench_masking.py (3 role groups, 1% of the customers changed, both paths on the
+# same change in one invocation, 2 cores): at 101k rows the MERGEs took 13.7 s against 6.4 s for
+# the rewrites (2.15x), at 1.01M rows 14.1 s against 22.0 s (0.64x). The MERGE's cost hardly
+# grows with the table, the rewrite's does: they cross near 500k rows.
+MERGE_MIN_ROWS = 500_000
+# Past this share of the rows changed, the MERGE writes nearly as much as a rewrite and leaves
+# as many deletes for every reader to apply.
+MAX_MERGED_SHARE = 0.1
 # The masked tables take MERGEs of changed keys; see the module docstring.
 MASKED_TABLE_PROPERTIES = {
     "write.merge.mode": "merge-on-read",
@@ -167,8 +178,14 @@ def write_masked_outputs(
     output: ProductOutput,
     policies: PolicySet,
     progress: Callable[[str], None] = log.info,
+    merge: bool | None = None,
 ) -> list[MaskedOutput]:
-    """Mask ``output``'s curated table for every role group and write each to its audit branch."""
+    """Mask ``output``'s curated table for every role group and write each to its audit branch.
+
+    ``merge``: where the changed keys are known, MERGE them (True) or rewrite the branch whole
+    (False); None chooses the cheaper by the branch's size and the share changed
+    (:func:`merge_pays`). Only a benchmark of the two paths forces one.
+    """
     source_snapshot = data_snapshot_id(settings, output.source_table)
     # Read at that snapshot: the recorded source is exactly what was masked.
     curated = (
@@ -184,7 +201,9 @@ def write_masked_outputs(
     try:
         for group in manifest.consumers.role_groups:
             started = time.monotonic()
-            result = _write_masked_output(settings, output, group, policies, manifest, changes)
+            result = _write_masked_output(
+                settings, output, group, policies, manifest, changes, merge
+            )
             progress(_describe_write(result, source_snapshot, time.monotonic() - started))
             results.append(result)
     finally:
@@ -199,6 +218,7 @@ def _write_masked_output(
     policies: PolicySet,
     manifest: DataProductManifest,
     changes: _CuratedChanges,
+    merge: bool | None,
 ) -> MaskedOutput:
     """One role group's masked table: skipped, appended, merged or rewritten (module docstring)."""
     spark, curated, source_snapshot = changes.spark, changes.curated, changes.source_snapshot
@@ -226,12 +246,11 @@ def _write_masked_output(
     elif (
         same_masking
         and _keys_shown_as_they_are(output, decisions)
-        and _deleted_share(settings, table) <= MAX_DELETED_SHARE
-        and (changed := changes.changed_since(masked_from)) is not None
+        and (changed := _changes_to_merge(settings, table, changes, masked_from, merge))
     ):
-        keys, rows = changed
+        masked_changes = apply_masks(changed.rows, decisions)
         result.keys_merged = _merge_into_audit_branch(
-            spark, settings, table, output, keys, apply_masks(rows, decisions), provenance
+            spark, settings, table, output, changed, masked_changes, provenance
         )
         result.mode = MERGED
     else:
@@ -286,7 +305,7 @@ class _CuratedChanges:
     ) -> None:
         self.spark, self.settings, self.output = spark, settings, output
         self.curated, self.source_snapshot = curated, source_snapshot
-        self._changed: dict[str | None, tuple[DataFrame, DataFrame] | None] = {}
+        self._changed: dict[str | None, ChangedKeys | None] = {}
 
     def appended_since(self, masked_from: str | None) -> DataFrame | None:
         """The rows the curated table gained since ``masked_from``, if it only gained rows."""
@@ -294,14 +313,14 @@ class _CuratedChanges:
             self.spark, self.settings, self.output.source_table, masked_from, self.source_snapshot
         )
 
-    def changed_since(self, masked_from: str | None) -> tuple[DataFrame, DataFrame] | None:
-        """The keys that may differ since ``masked_from`` and their current rows (cached), or
-        None when that is not known."""
+    def changed_since(self, masked_from: str | None) -> ChangedKeys | None:
+        """The keys that may differ since ``masked_from``, their current rows and how many
+        (cached), or None when that is not known."""
         if masked_from not in self._changed:
             self._changed[masked_from] = self._read_changes(masked_from)
         return self._changed[masked_from]
 
-    def _read_changes(self, masked_from: str | None) -> tuple[DataFrame, DataFrame] | None:
+    def _read_changes(self, masked_from: str | None) -> ChangedKeys | None:
         if masked_from is None or not masked_from.isdigit():
             return None
         key = list(self.output.entity_schema.key)
@@ -318,12 +337,53 @@ class _CuratedChanges:
         # Cached: each role group's MERGE reads them, and the key sets are small.
         keys = keys.persist()
         rows = self.curated.join(keys, key, "left_semi").persist()
-        return keys, rows
+        return ChangedKeys(keys, rows, keys.count())
 
     def release(self) -> None:
         for changed in self._changed.values():
-            for frame in changed or ():
-                frame.unpersist()
+            if changed is not None:
+                changed.keys.unpersist()
+                changed.rows.unpersist()
+
+
+@dataclass(frozen=True)
+class ChangedKeys:
+    """The curated keys that may differ since a masked write, with their rows now."""
+
+    keys: DataFrame
+    rows: DataFrame  # the curated rows of ``keys`` (a key that left the table has none)
+    count: int  # distinct keys
+
+
+def _changes_to_merge(
+    settings: LakehouseSettings,
+    table: str,
+    changes: _CuratedChanges,
+    masked_from: str | None,
+    merge: bool | None,
+) -> ChangedKeys | None:
+    """The changed keys to MERGE into the audit branch, or None: rewrite it whole (their set is
+    not known, deletes piled up past ``MAX_DELETED_SHARE``, or the rewrite is cheaper)."""
+    rows, deleted = _branch_rows(settings, table)
+    if merge is False or deleted > MAX_DELETED_SHARE * max(rows, 1):
+        return None
+    if merge is None and not merge_pays(rows, 0):  # too small to merge into: not worth the keys
+        return None
+    changed = changes.changed_since(masked_from)
+    if changed is None or not (merge or merge_pays(rows, changed.count)):
+        return None
+    return changed
+
+
+def merge_pays(branch_rows: int, changed_keys: int) -> bool:
+    """Whether a MERGE of ``changed_keys`` should cost less than rewriting the branch whole.
+
+    A MERGE reads the key of every row on the branch and shuffles it against the changes, and
+    its statement has a fixed cost of its own; a rewrite writes every row. Below
+    ``MERGE_MIN_ROWS`` the rewrite is cheaper, and so it is past ``MAX_MERGED_SHARE`` of the
+    rows changed (see those constants for the measurements).
+    """
+    return branch_rows >= MERGE_MIN_ROWS and changed_keys <= MAX_MERGED_SHARE * branch_rows
 
 
 def _keys_shown_as_they_are(output: ProductOutput, decisions: Mapping[str, ColumnDecision]) -> bool:
@@ -334,13 +394,13 @@ def _keys_shown_as_they_are(output: ProductOutput, decisions: Mapping[str, Colum
     )
 
 
-def _deleted_share(settings: LakehouseSettings, table: str) -> float:
-    """Rows the audit branch's position deletes hide, as a share of the rows it holds."""
+def _branch_rows(settings: LakehouseSettings, table: str) -> tuple[int, int]:
+    """The rows the audit branch holds, and those its position deletes hide (from metadata)."""
     snapshot = _branch_snapshot(settings, table, AUDIT_BRANCH)
     if snapshot is None or snapshot.summary is None:
-        return 0.0
+        return 0, 0
     deleted = int(snapshot.summary.get("total-position-deletes") or 0)
-    return deleted / max(snapshot_row_count(snapshot), 1)
+    return snapshot_row_count(snapshot), deleted
 
 
 def _merge_into_audit_branch(
@@ -348,18 +408,18 @@ def _merge_into_audit_branch(
     settings: LakehouseSettings,
     table: str,
     output: ProductOutput,
-    keys: DataFrame,
+    changed: ChangedKeys,
     masked_rows: DataFrame,
     provenance: Mapping[str, str],
 ) -> int:
-    """MERGE the masked rows of the changed ``keys`` into the audit branch; the keys merged.
+    """MERGE the masked rows of the ``changed`` keys into the audit branch; the keys merged.
 
     A changed key with a curated row is inserted or updated; one without (it left the curated
     table) is deleted. With no changed key at all, an empty append records the new provenance,
     so the next run skips the table.
     """
     qualified = settings.spark_table(table)
-    merged = keys.count()
+    keys, merged = changed.keys, changed.count
     if merged == 0:  # nothing to match; the empty append still records the provenance
         _append_to_audit_branch(settings, table, masked_rows.limit(0), provenance)
         return 0

@@ -16,10 +16,13 @@ from assets.governed.governance import (
     FULL,
     INCREMENTAL,
     MAX_DELETED_SHARE,
+    MAX_MERGED_SHARE,
+    MERGE_MIN_ROWS,
     MERGED,
     SKIPPED,
     MaskedOutput,
     decisions_for,
+    merge_pays,
     product_policies,
     write_masked_outputs,
 )
@@ -38,10 +41,12 @@ OUTPUT = MANIFEST.output("customer_overview")
 POLICIES = product_policies(MANIFEST)
 
 
-def _run(spark: SparkSession, settings: LakehouseSettings, run_id: str) -> list[MaskedOutput]:
+def _run(
+    spark: SparkSession, settings: LakehouseSettings, run_id: str, merge: bool | None = True
+) -> list[MaskedOutput]:
     ingest_entity(spark, settings, CUSTOMERS, run_id)
     curate_entity(spark, settings, CUSTOMERS, load_rules("customers"), run_id)
-    return _mask(spark, settings)
+    return _mask(spark, settings, merge)
 
 
 def _assert_branches_are_the_masked_curated_table(spark, settings) -> None:
@@ -53,9 +58,13 @@ def _assert_branches_are_the_masked_curated_table(spark, settings) -> None:
         assert row_multiset(branch) == row_multiset(apply_masks(curated, decisions)), group.name
 
 
-def _mask(spark: SparkSession, settings: LakehouseSettings) -> list[MaskedOutput]:
+def _mask(
+    spark: SparkSession, settings: LakehouseSettings, merge: bool | None = True
+) -> list[MaskedOutput]:
+    """Masked writes; MERGEs wherever the changed keys are known unless ``merge`` says else (a
+    few rows would otherwise be rewritten whole: ``merge_pays``)."""
     return write_masked_outputs(
-        spark, settings, MANIFEST, OUTPUT, POLICIES, progress=lambda _: None
+        spark, settings, MANIFEST, OUTPUT, POLICIES, progress=lambda _: None, merge=merge
     )
 
 
@@ -152,3 +161,27 @@ def test_masked_branches_follow_every_kind_of_curated_change(lake_spark, lakehou
     seventh = _mask(lake_spark, lakehouse)
     assert {(r.mode, r.rows) for r in seventh} == {(FULL, 5)}
     _assert_branches_are_the_masked_curated_table(lake_spark, lakehouse)
+
+    # A recorded change again, with the cost rule choosing: 5 rows are cheaper to rewrite
+    # whole than to merge into.
+    write_customers(
+        landing,
+        "customers_00006.csv",
+        [
+            customer(
+                "1000000004", email_addr="fourth@example.com", modified_at="2024-04-01 10:00:00"
+            )
+        ],
+    )
+    assert not merge_pays(5, 1)
+    eighth = _run(lake_spark, lakehouse, "run-8", merge=None)
+    assert {(r.mode, r.rows) for r in eighth} == {(FULL, 5)}
+    _assert_branches_are_the_masked_curated_table(lake_spark, lakehouse)
+
+
+def test_a_merge_pays_on_a_large_branch_with_few_changed_keys() -> None:
+    assert merge_pays(MERGE_MIN_ROWS, 1)
+    assert merge_pays(MERGE_MIN_ROWS, int(MAX_MERGED_SHARE * MERGE_MIN_ROWS))
+    assert not merge_pays(MERGE_MIN_ROWS, int(MAX_MERGED_SHARE * MERGE_MIN_ROWS) + 1)
+    assert not merge_pays(MERGE_MIN_ROWS - 1, 1)
+    assert not merge_pays(10, 0)
