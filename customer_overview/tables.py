@@ -232,6 +232,17 @@ def built_from(iceberg: Table, ref: str = "main") -> str | None:
     return snapshot.summary.get(BUILT_FROM)
 
 
+def table_at(
+    spark: SparkSession, settings: LakehouseSettings, table: str, snapshot_id: int | None
+) -> DataFrame:
+    """``table`` as of snapshot ``snapshot_id``, so that what is read is exactly the snapshot a
+    record names; as it is now when None (a table without a snapshot is empty)."""
+    qualified = settings.spark_table(table)
+    if snapshot_id is None:
+        return spark.table(qualified)
+    return spark.sql(f"SELECT * FROM {qualified} VERSION AS OF {int(snapshot_id)}")
+
+
 @contextmanager
 def temp_view(source: DataFrame, name: str) -> Iterator[str]:
     """``source`` as the temporary view ``name`` (the USING side of a MERGE), for the block only.

@@ -29,10 +29,9 @@ write by anyone else, or a crash between the commit and the record, means a whol
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -42,10 +41,14 @@ from pyiceberg.table.snapshots import Operation
 from pyiceberg.transforms import MonthTransform
 from pyspark.sql import DataFrame, SparkSession
 
-from customer_overview.atomic_files import write_text_atomically
 from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, load_entity
 from customer_overview.sql import quote, sql_string
+from customer_overview.state_records import (
+    read_state_record,
+    state_record_path,
+    write_state_record,
+)
 from customer_overview.tables import (
     data_snapshot_id,
     load_iceberg_table,
@@ -93,28 +96,20 @@ WHOLE_REBUILD_SHARE = 0.5
 
 
 def _record_path(settings: LakehouseSettings, mart_table: str) -> Path:
-    return settings.lakehouse_dir / "state" / "mart_builds" / f"{mart_table}.json"
+    return state_record_path(settings, "mart_builds", mart_table)
 
 
 def last_build(settings: LakehouseSettings, mart_table: str) -> MartBuild | None:
     """The recorded last build, if it made the mart's current snapshot (else None)."""
     path = _record_path(settings, mart_table)
-    if not path.is_file():
-        return None
-    try:
-        recorded = MartBuild(**json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as error:  # not JSON, or not a build record
-        log.warning("%s: unreadable build record, the mart is rebuilt whole (%s)", path, error)
-        return None
-    if recorded.mart_snapshot != data_snapshot_id(settings, mart_table):
-        return None  # another writer, or a crash between the commit and the record
+    recorded = read_state_record(path, MartBuild, "build record", "the mart is rebuilt whole")
+    if recorded is None or recorded.mart_snapshot != data_snapshot_id(settings, mart_table):
+        return None  # none, or another writer, or a crash between the commit and the record
     return recorded
 
 
 def record_build(settings: LakehouseSettings, mart_table: str, made: MartBuild) -> None:
-    path = _record_path(settings, mart_table)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(path, json.dumps(asdict(made), sort_keys=True))
+    write_state_record(_record_path(settings, mart_table), made)
 
 
 def changed_groups(

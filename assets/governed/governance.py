@@ -34,18 +34,16 @@ provenance with the old rows or the new with the new.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyiceberg.table.snapshots import Snapshot
 from pyspark.sql import DataFrame, DataFrameWriterV2, SparkSession
 from pyspark.sql import functions as F
 
-from customer_overview.atomic_files import write_text_atomically
 from customer_overview.catalog_metadata import apply_table_metadata, tag_properties
 from customer_overview.changed_keys import keys_changed_since
 from customer_overview.commit_properties import sql_with_commit_properties
@@ -53,9 +51,15 @@ from customer_overview.config import LakehouseSettings
 from customer_overview.entities import EntitySchema, PartitionField
 from customer_overview.product import DataProductManifest, ProductOutput, RoleGroup
 from customer_overview.sql import quote
+from customer_overview.state_records import (
+    read_state_record,
+    state_record_path,
+    write_state_record,
+)
 from customer_overview.tables import (
     BUILT_FROM,
     DEFAULT_TABLE_PROPERTIES,
+    current_snapshot_id,
     data_snapshot,
     data_snapshot_id,
     drop_branch,
@@ -65,6 +69,7 @@ from customer_overview.tables import (
     rows_appended_since,
     snapshot_property_option,
     snapshot_row_count,
+    table_at,
     temp_view,
 )
 from policies import (
@@ -188,14 +193,7 @@ def write_masked_outputs(
     """
     source_snapshot = data_snapshot_id(settings, output.source_table)
     # Read at that snapshot: the recorded source is exactly what was masked.
-    curated = (
-        spark.sql(
-            f"SELECT * FROM {settings.spark_table(output.source_table)} "
-            f"VERSION AS OF {int(source_snapshot)}"
-        )
-        if source_snapshot is not None
-        else spark.table(settings.spark_table(output.source_table))
-    )
+    curated = table_at(spark, settings, output.source_table, source_snapshot)
     changes = _CuratedChanges(spark, settings, output, curated, source_snapshot)
     results = []
     try:
@@ -614,12 +612,17 @@ def scan_for_leaks(
     policies = policies if policies is not None else product_policies(manifest)
     table = output.published_table(group.name)
     report = LeakReport(table=table, role_group=group.name, ref=ref)
-    curated_snapshot = load_iceberg_table(settings, output.source_table).current_snapshot()
+    curated_snapshot = current_snapshot_id(settings, output.source_table)
     masked_snapshot = load_iceberg_table(settings, table).snapshot_by_name(ref)
-    curated = _as_of(spark, settings, output.source_table, curated_snapshot)
+    curated = table_at(spark, settings, output.source_table, curated_snapshot)
     decisions = decisions_for(manifest, policies, output, group, curated.columns)
     tags = column_tags_with_lineage(output.entity_schema, curated.columns)
-    masked = _as_of(spark, settings, table, masked_snapshot, ref)
+    masked = (
+        table_at(spark, settings, table, masked_snapshot.snapshot_id)
+        if masked_snapshot is not None
+        # No such ref: Spark's error names it.
+        else spark.sql(f"SELECT * FROM {settings.spark_table(table)} VERSION AS OF '{ref}'")
+    )
     types = {f.name: f.dataType.simpleString() for f in curated.schema.fields}
     guarded = [
         name
@@ -633,7 +636,7 @@ def scan_for_leaks(
     leaks = {column: _leak_sql(column, decisions[column], types[column]) for column in guarded}
     scanned = LeakScan(
         masked_snapshot=masked_snapshot.snapshot_id if masked_snapshot else None,
-        curated_snapshot=curated_snapshot.snapshot_id if curated_snapshot else None,
+        curated_snapshot=curated_snapshot,
         checks=inputs_fingerprint({"key": key, "leaks": leaks}),
     )
     if scanned.pinned and _remembered_clean_scan(settings, table) == scanned:
@@ -673,23 +676,6 @@ def _leak_sql(column: str, decision: ColumnDecision, column_type: str) -> str:
     )
 
 
-def _as_of(
-    spark: SparkSession,
-    settings: LakehouseSettings,
-    table: str,
-    snapshot: Snapshot | None,
-    ref: str | None = None,
-) -> DataFrame:
-    """``table`` at ``snapshot`` (pinned: what was read is what a remembered scan names); without
-    one, at ``ref`` (a missing branch fails in Spark, naming it) or the current state."""
-    qualified = settings.spark_table(table)
-    if snapshot is not None:
-        return spark.sql(f"SELECT * FROM {qualified} VERSION AS OF {snapshot.snapshot_id}")
-    if ref is not None:
-        return spark.sql(f"SELECT * FROM {qualified} VERSION AS OF '{ref}'")
-    return spark.table(qualified)
-
-
 # --------------------------------------------------------------- scans that found no leak
 @dataclass(frozen=True)
 class LeakScan:
@@ -705,24 +691,16 @@ class LeakScan:
 
 
 def _leak_scan_path(settings: LakehouseSettings, table: str) -> Path:
-    return settings.lakehouse_dir / "state" / "leak_scans" / f"{table}.json"
+    return state_record_path(settings, "leak_scans", table)
 
 
 def _remembered_clean_scan(settings: LakehouseSettings, table: str) -> LeakScan | None:
     path = _leak_scan_path(settings, table)
-    if not path.is_file():
-        return None
-    try:
-        return LeakScan(**json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as error:  # not JSON, or not a scan record: scan again
-        log.warning("%s: unreadable leak scan record, scanning again (%s)", path, error)
-        return None
+    return read_state_record(path, LeakScan, "leak scan record", "scanning again")
 
 
 def _remember_clean_scan(settings: LakehouseSettings, table: str, scanned: LeakScan) -> None:
-    path = _leak_scan_path(settings, table)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(path, json.dumps(asdict(scanned), sort_keys=True))
+    write_state_record(_leak_scan_path(settings, table), scanned)
 
 
 def decisions_summary(decisions: Mapping[str, ColumnDecision]) -> dict[str, str]:

@@ -27,7 +27,12 @@ from customer_overview.landing_log import check_required_inputs, landing_scan
 from customer_overview.product import DataProductManifest
 from customer_overview.resources import LakehouseResource
 from customer_overview.sql import quote
-from customer_overview.tables import load_iceberg_table, rows_appended_since, set_table_properties
+from customer_overview.tables import (
+    load_iceberg_table,
+    rows_appended_since,
+    set_table_properties,
+    table_at,
+)
 
 LANDING_CHECK = "landing_files_conform"
 RECOGNISED_CHECK = "landing_files_recognised"
@@ -163,13 +168,7 @@ def _one_row_per_record(
     iceberg = load_iceberg_table(settings, table)
     snapshot = iceberg.current_snapshot()
     identity = [*schema.key, schema.version, RECORD_HASH]
-    rows = (
-        spark.sql(
-            f"SELECT * FROM {settings.spark_table(table)} VERSION AS OF {snapshot.snapshot_id}"
-        )
-        if snapshot is not None
-        else spark.table(settings.spark_table(table))
-    )
+    rows = table_at(spark, settings, table, snapshot.snapshot_id if snapshot else None)
     checked = iceberg.properties.get(ONE_ROW_PER_RECORD_CHECKED)
     new_rows = rows_appended_since(
         spark, settings, table, checked, snapshot.snapshot_id if snapshot else None
